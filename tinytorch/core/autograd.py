@@ -1,0 +1,159 @@
+"""Reverse-mode automatic differentiation: the `Function` base class and the backward engine.
+
+Every differentiable op is a `Function` subclass whose `forward` works on plain NumPy arrays and
+whose `backward` maps the gradient of the output to one gradient per tensor input. `apply` runs
+the op and, when some input requires grad, links the output to the op so the engine can walk the
+graph back. The engine orders the graph once, iteratively (no recursion limit), and visits every
+node exactly once, so a backward pass costs O(size of the graph) even when subgraphs are shared.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import numpy as np
+
+from tinytorch.core.tensor import Tensor
+
+_state = threading.local()
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph (False inside `no_grad`)."""
+    return getattr(_state, "grad_enabled", True)
+
+
+class no_grad:
+    """Context manager and decorator that stops ops from recording a graph (inference, updates)."""
+
+    def __enter__(self) -> None:
+        self._previous = is_grad_enabled()
+        _state.grad_enabled = False
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._previous
+
+    def __call__(self, func: F) -> F:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with no_grad():
+                return func(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+
+class Function:
+    """One differentiable op. Subclasses implement `forward(*arrays, **params)` and `backward(grad)`.
+
+    `backward` returns one gradient per tensor input (a single array when there is one input);
+    `None` stands for "no gradient". It may consult `self.needs_input_grad` to skip work.
+    """
+
+    inputs: tuple[Tensor, ...] = ()
+    needs_input_grad: tuple[bool, ...] = ()
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Tensor, **params: Any) -> Tensor:
+        """Run the op on tensors; record it in the graph when any input requires grad."""
+        fn = cls()
+        fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
+        out = fn.forward(*(t.data for t in inputs), **params)
+        requires_grad = any(fn.needs_input_grad) and is_grad_enabled()
+        result = Tensor._wrap(out, requires_grad)
+        if requires_grad:
+            fn.inputs = inputs
+            result._ctx = fn
+        return result
+
+
+class _FreedGraph(Function):
+    """Stands in for an op whose saved state was released by an earlier backward."""
+
+    def backward(self, grad: np.ndarray) -> Any:
+        raise RuntimeError(
+            "Trying to backward through the graph a second time: its saved values were freed "
+            "after the first backward. Call backward(retain_graph=True) the first time."
+        )
+
+
+_FREED = _FreedGraph()
+
+
+def _topological_order(root: Tensor) -> list[Tensor]:
+    """Nodes that lead to `root` and require grad, inputs before the ops that consume them."""
+    order: list[Tensor] = []
+    visited: set[int] = set()
+    stack: list[tuple[Tensor, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            order.append(node)
+            continue
+        if id(node) in visited:
+            continue
+        visited.add(id(node))
+        stack.append((node, True))
+        if node._ctx is not None:
+            for parent in node._ctx.inputs:
+                if parent.requires_grad and id(parent) not in visited:
+                    stack.append((parent, False))
+    return order
+
+
+def _as_leaf_grad(grad: Any, dtype: np.dtype) -> Any:
+    """A leaf's `.grad` is a writeable array of the leaf's dtype, never a broadcast view."""
+    if isinstance(grad, np.ndarray) and (grad.dtype != dtype or not grad.flags.writeable):
+        return np.array(grad, dtype=dtype)
+    return grad
+
+
+def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
+    """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
+    if not root.requires_grad:
+        raise RuntimeError(
+            "backward() called on a tensor that does not require grad: no input of the "
+            "computation had requires_grad=True (or it was computed under no_grad())."
+        )
+    if grad is None:
+        if root.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a scalar output, got shape {root.shape}; "
+                "pass backward(grad) with a gradient of that shape."
+            )
+        grad = np.ones_like(root.data)
+    else:
+        grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=root.dtype)
+        if grad.shape != root.shape:
+            raise ValueError(f"gradient shape {grad.shape} does not match output {root.shape}")
+
+    pending: dict[int, Any] = {id(root): grad}
+    for node in reversed(_topological_order(root)):
+        node_grad = pending.pop(id(node), None)
+        fn = node._ctx
+        if fn is None:
+            if node_grad is not None:
+                node_grad = _as_leaf_grad(node_grad, node.dtype)
+                node.grad = node_grad if node.grad is None else node.grad + node_grad
+            continue
+        if node_grad is not None:
+            input_grads = fn.backward(node_grad)
+            if not isinstance(input_grads, Sequence):
+                input_grads = (input_grads,)
+            for parent, parent_grad in zip(fn.inputs, input_grads, strict=True):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+        if not retain_graph:
+            node._ctx = _FREED

@@ -1,0 +1,413 @@
+"""`Module`, `Parameter` and the basic layers: Linear, LayerNorm, Dropout, activations, containers.
+
+`Module` registers every `Parameter` and sub-module assigned as an attribute, in assignment order,
+so `named_parameters()` and `state_dict()` produce PyTorch's names and a state dict maps 1:1 onto
+the equivalent PyTorch model. Linear and LayerNorm are fused `Function`s: one graph node each,
+with hand-written gradients, because they dominate a transformer's step.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.autograd import Function
+from tinytorch.core.functional import cast, gelu, relu
+from tinytorch.core.random import default_generator
+from tinytorch.core.tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor a `Module` owns and trains: floating point, `requires_grad=True` by default."""
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
+        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
+        if self.data.dtype.kind != "f":
+            raise TypeError(f"a Parameter must be floating point, got dtype {self.data.dtype}")
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+class Module:
+    """Base class of every layer and model."""
+
+    def __init__(self) -> None:
+        object.__setattr__(self, "_parameters", {})
+        object.__setattr__(self, "_modules", {})
+        object.__setattr__(self, "_buffers", {})
+        object.__setattr__(self, "_non_persistent", set())
+        object.__setattr__(self, "training", True)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        registries = self.__dict__.get("_parameters")
+        if registries is None:
+            raise RuntimeError(
+                f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
+                "attributes"
+            )
+        for registry in (self._parameters, self._modules, self._buffers):
+            registry.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
+        """A non-trainable array that belongs to the module (e.g. a sinusoidal table)."""
+        tensor = value if isinstance(value, Tensor) else Tensor(value)
+        object.__setattr__(self, name, tensor)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent.add(name)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------------------- traversal
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            name, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield name, module
+            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()]
+            stack.extend(reversed(children))
+
+    def modules(self) -> Iterator[Module]:
+        for _, module in self.named_modules():
+            yield module
+
+    def children(self) -> Iterator[Module]:
+        yield from self._modules.values()
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Every parameter once (a tied weight appears under its first name only)."""
+        seen: set[int] = set()
+        for module_name, module in self.named_modules(prefix):
+            for name, param in module._parameters.items():
+                if id(param) not in seen:
+                    seen.add(id(param))
+                    yield (f"{module_name}.{name}" if module_name else name), param
+
+    def parameters(self) -> Iterator[Parameter]:
+        for _, param in self.named_parameters():
+            yield param
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
+        """Parameters (tied ones under every name, like PyTorch) and persistent buffers."""
+        for module_name, module in self.named_modules():
+            dot = f"{module_name}." if module_name else ""
+            for name, param in module._parameters.items():
+                yield dot + name, param
+            for name, buffer in module._buffers.items():
+                if name not in module._non_persistent:
+                    yield dot + name, buffer
+
+    # ---------------------------------------------------------------------------- state
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of every parameter and persistent buffer, by PyTorch-style dotted name."""
+        return {name: tensor.data.copy() for name, tensor in self._named_state()}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
+        """Copy values in place; validate everything first so a bad dict changes nothing."""
+        targets = dict(self._named_state())
+        missing = [k for k in targets if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in targets]
+        if strict and (missing or unexpected):
+            raise KeyError(
+                f"state dict does not match {type(self).__name__}: missing keys {missing}, "
+                f"unexpected keys {unexpected}"
+            )
+        updates = []
+        for name, target in targets.items():
+            if name not in state_dict:
+                continue
+            value = np.asarray(state_dict[name])
+            if value.shape != target.shape:
+                raise ValueError(
+                    f"shape mismatch for {name!r}: checkpoint has {value.shape}, "
+                    f"model has {target.shape}"
+                )
+            if value.dtype.kind != target.dtype.kind:
+                raise TypeError(
+                    f"dtype mismatch for {name!r}: checkpoint has {value.dtype}, "
+                    f"model has {target.dtype}"
+                )
+            updates.append((target, value))
+        for target, value in updates:
+            target.data[...] = value
+
+    # --------------------------------------------------------------------------- modes
+    def train(self, mode: bool = True) -> Module:
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for param in self.parameters():
+            param.grad = None
+
+    def to(self, dtype: Any) -> Module:
+        """Cast every floating parameter and buffer in place (e.g. float64 for gradient checks)."""
+        for module in self.modules():
+            for tensor in (*module._parameters.values(), *module._buffers.values()):
+                if tensor.dtype.kind == "f":
+                    tensor.data = tensor.data.astype(dtype)
+                    tensor.grad = None
+        return self
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
+        if not lines:
+            return f"{type(self).__name__}({self.extra_repr()})"
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+# ------------------------------------------------------------------------------ Linear
+class LinearFunction(Function):
+    """y = x @ W.T + b with W of shape (out, in), as in PyTorch."""
+
+    def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
+                ) -> np.ndarray:
+        self.x, self.weight = x, weight
+        out = x @ weight.T
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        need_x, need_w, *need_b = self.needs_input_grad
+        grad_2d = grad.reshape(-1, grad.shape[-1])
+        grad_x = grad @ self.weight if need_x else None
+        grad_w = grad_2d.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
+        if not need_b:
+            return grad_x, grad_w
+        return grad_x, grad_w, (grad_2d.sum(axis=0) if need_b[0] else None)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    if x.shape[-1:] != weight.shape[1:]:
+        raise ValueError(
+            f"linear: input has {x.shape[-1] if x.ndim else 'no'} features (shape {x.shape}), "
+            f"weight expects {weight.shape[1]}"
+        )
+    x = cast(x, weight.dtype)
+    args = (x, weight) if bias is None else (x, weight, bias)
+    return LinearFunction.apply(*args)
+
+
+def _uniform(shape: tuple[int, ...], bound: float) -> np.ndarray:
+    return default_generator().uniform(-bound, bound, size=shape).astype(np.float32)
+
+
+class Linear(Module):
+    """Affine map with PyTorch's layout (`weight` is (out, in)) and initialisation."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        _check_positive(in_features=in_features, out_features=out_features)
+        self.in_features, self.out_features = in_features, out_features
+        bound = 1.0 / math.sqrt(in_features)  # kaiming_uniform(a=sqrt(5)) reduces to this
+        self.weight = Parameter(_uniform((out_features, in_features), bound))
+        self.bias = Parameter(_uniform((out_features,), bound)) if bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        return linear(x if isinstance(x, Tensor) else Tensor(x), self.weight, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, " \
+               f"bias={self.bias is not None}"
+
+
+# --------------------------------------------------------------------------- LayerNorm
+class LayerNormFunction(Function):
+    """Normalise over the trailing axes, then scale and shift; the gradient in closed form."""
+
+    def forward(self, x: np.ndarray, weight: np.ndarray | None = None,
+                bias: np.ndarray | None = None, *, axes: tuple[int, ...], eps: float
+                ) -> np.ndarray:
+        self.axes = axes
+        mean = x.mean(axis=axes, keepdims=True)
+        centered = x - mean
+        variance = (centered * centered).mean(axis=axes, keepdims=True)
+        self.rstd = 1.0 / np.sqrt(variance + eps)
+        self.xhat = centered * self.rstd
+        self.weight = weight
+        out = self.xhat if weight is None else self.xhat * weight
+        return out + bias if bias is not None else out
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        xhat, axes = self.xhat, self.axes
+        leading = tuple(range(grad.ndim - len(axes)))
+        grads: list[np.ndarray | None] = [None]
+        grad_xhat = grad if self.weight is None else grad * self.weight
+        if self.needs_input_grad[0]:
+            mean_g = grad_xhat.mean(axis=axes, keepdims=True)
+            mean_gx = (grad_xhat * xhat).mean(axis=axes, keepdims=True)
+            grads[0] = self.rstd * (grad_xhat - mean_g - xhat * mean_gx)
+        if len(self.needs_input_grad) > 1:
+            need_w = self.needs_input_grad[1]
+            grads.append((grad * xhat).sum(axis=leading) if need_w else None)
+        if len(self.needs_input_grad) > 2:
+            grads.append(grad.sum(axis=leading) if self.needs_input_grad[2] else None)
+        return tuple(grads)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last `len(normalized_shape)` axes (PyTorch semantics)."""
+
+    def __init__(self, normalized_shape: int | tuple[int, ...], eps: float = 1e-5,
+                 elementwise_affine: bool = True, bias: bool = True) -> None:
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
+            normalized_shape)
+        _check_positive(**{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
+        if eps <= 0:
+            raise ValueError(f"eps must be positive, got {eps}")
+        self.normalized_shape, self.eps = shape, float(eps)
+        self.weight = Parameter(np.ones(shape, np.float32)) if elementwise_affine else None
+        self.bias = Parameter(np.zeros(shape, np.float32)) if elementwise_affine and bias else None
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        k = len(self.normalized_shape)
+        if x.shape[x.ndim - k:] != self.normalized_shape:
+            raise ValueError(
+                f"LayerNorm{self.normalized_shape}: input shape {x.shape} does not end with "
+                f"{self.normalized_shape}"
+            )
+        args = [x] + [p for p in (self.weight, self.bias) if p is not None]
+        axes = tuple(range(x.ndim - k, x.ndim))
+        return LayerNormFunction.apply(*args, axes=axes, eps=self.eps)
+
+    def extra_repr(self) -> str:
+        return f"{self.normalized_shape}, eps={self.eps}"
+
+
+# ----------------------------------------------------------------------------- Dropout
+class DropoutFunction(Function):
+    def forward(self, x: np.ndarray, p: float) -> np.ndarray:
+        keep = default_generator().random(x.shape, dtype=np.float32) >= p
+        self.mask = keep * x.dtype.type(1.0 / (1.0 - p))
+        return x * self.mask
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad * self.mask
+
+
+def dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
+    """Zero each element with probability p and scale the rest by 1/(1-p) (inverted dropout)."""
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+    if not training or p == 0.0:
+        return x
+    if p == 1.0:
+        return x * 0.0
+    return DropoutFunction.apply(x, p=float(p))
+
+
+class Dropout(Module):
+    """Dropout that is active in `train()` mode and the identity in `eval()` mode."""
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability must be in [0, 1], got {p}")
+        self.p = float(p)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return dropout(x, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+# ------------------------------------------------------------------ activations, containers
+class ReLU(Module):
+    def forward(self, x: Tensor) -> Tensor:
+        return relu(x)
+
+
+class GELU(Module):
+    """GELU; `approximate='tanh'` is the GPT-2 variant."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x: Tensor) -> Tensor:
+        return gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named '0', '1', ... as in PyTorch."""
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, module in enumerate(modules):
+            setattr(self, str(i), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+class ModuleList(Module):
+    """A list of sub-modules whose parameters are registered (for stacks of blocks)."""
+
+    def __init__(self, modules: Iterable[Module] = ()) -> None:
+        super().__init__()
+        for module in modules:
+            self.append(module)
+
+    def append(self, module: Module) -> None:
+        setattr(self, str(len(self._modules)), module)
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+
+def _check_positive(**sizes: Any) -> None:
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
