@@ -48,7 +48,7 @@ class no_grad:
 
 
 class Function:
-    """One differentiable op. Subclasses implement `forward(*arrays, **params)` and `backward(grad)`.
+    """One differentiable op: subclasses implement `forward(*arrays, **params)`, `backward(grad)`.
 
     `backward` returns one gradient per tensor input (a single array when there is one input);
     `None` stands for "no gradient". It may consult `self.needs_input_grad` to skip work.

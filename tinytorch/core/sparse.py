@@ -28,7 +28,9 @@ class RowSparseGrad:
         self.shape = tuple(shape)
 
     @classmethod
-    def from_rows(cls, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]) -> RowSparseGrad:
+    def from_rows(
+        cls, rows: np.ndarray, values: np.ndarray, shape: tuple[int, ...]
+    ) -> RowSparseGrad:
         """Sum `values` of rows that repeat in `rows`, giving unique sorted indices."""
         order = np.argsort(rows, kind="stable")
         sorted_rows = rows[order]
