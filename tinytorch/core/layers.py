@@ -51,12 +51,15 @@ class Module:
                 f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
                 "attributes"
             )
+        was_buffer = name in self._buffers
         for registry in (self._parameters, self._modules, self._buffers):
             registry.pop(name, None)
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
             self._modules[name] = value
+        elif was_buffer and isinstance(value, Tensor):  # re-assigning a buffer keeps it one
+            self._buffers[name] = value
         object.__setattr__(self, name, value)
 
     def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
