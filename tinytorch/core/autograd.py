@@ -68,7 +68,8 @@ class Function:
         """Run the op on tensors; record it in the graph when any input requires grad."""
         fn = cls()
         fn.needs_input_grad = tuple(t.requires_grad for t in inputs)
-        out = fn.forward(*(t.data for t in inputs), **params)
+        # asarray: ufuncs on 0-d arrays return NumPy scalars, but `.data` is always an ndarray.
+        out = np.asarray(fn.forward(*(t.data for t in inputs), **params))
         requires_grad = any(fn.needs_input_grad) and is_grad_enabled()
         result = Tensor._wrap(out, requires_grad)
         if requires_grad:
@@ -111,10 +112,25 @@ def _topological_order(root: Tensor) -> list[Tensor]:
     return order
 
 
-def _as_leaf_grad(grad: Any, dtype: np.dtype) -> Any:
-    """A leaf's `.grad` is a writeable array of the leaf's dtype, never a broadcast view."""
-    if isinstance(grad, np.ndarray) and (grad.dtype != dtype or not grad.flags.writeable):
-        return np.array(grad, dtype=dtype)
+def _as_leaf_grad(grad: Any, dtype: np.dtype, handed_out: set[int]) -> Any:
+    """A leaf's `.grad`: a writeable array of the leaf's dtype that no other tensor shares.
+
+    Ops pass gradients through without copying (`Add` hands the same array to both inputs,
+    `Reshape` a view), so an array that is a view, read-only, or already some other leaf's
+    gradient is copied: an in-place update of one `.grad` (clipping, weight decay) must not
+    change another.
+    """
+    if not isinstance(grad, (np.ndarray, np.generic)):
+        return grad  # e.g. a RowSparseGrad, built fresh by its op
+    if (
+        not isinstance(grad, np.ndarray)
+        or grad.dtype != dtype
+        or not grad.flags.writeable
+        or not grad.flags.owndata
+        or id(grad) in handed_out
+    ):
+        grad = np.array(grad, dtype=dtype)
+    handed_out.add(id(grad))
     return grad
 
 
@@ -138,12 +154,13 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             raise ValueError(f"gradient shape {grad.shape} does not match output {root.shape}")
 
     pending: dict[int, Any] = {id(root): grad}
+    handed_out = {id(grad)}  # the caller's gradient array must not become a leaf's `.grad`
     for node in reversed(_topological_order(root)):
         node_grad = pending.pop(id(node), None)
         fn = node._ctx
         if fn is None:
             if node_grad is not None:
-                node_grad = _as_leaf_grad(node_grad, node.dtype)
+                node_grad = _as_leaf_grad(node_grad, node.dtype, handed_out)
                 node.grad = node_grad if node.grad is None else node.grad + node_grad
             continue
         if node_grad is not None:

@@ -16,7 +16,7 @@ import numpy as np
 from scipy import special
 
 from tinytorch.core.autograd import Function
-from tinytorch.core.tensor import Axis, Tensor
+from tinytorch.core.tensor import Axis, Tensor, normalize_axis
 
 
 def _unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -38,10 +38,25 @@ def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
     return np.result_type(*floats) if floats else np.dtype(np.int64)
 
 
+def _lift(value: Any, partner: Any) -> Tensor:
+    """A non-tensor operand as a Tensor, taking a float partner's dtype straight from its values.
+
+    So `float64_tensor * 1.0001` is not rounded through float32 first and `float32_tensor *
+    float64_array` stays float32; without a float partner the defaults apply (float -> float32,
+    int -> int64).
+    """
+    if isinstance(value, Tensor):
+        return value
+    if isinstance(partner, Tensor) and partner.dtype.kind == "f":
+        array = np.asarray(value)
+        if array.dtype.kind in "biuf":
+            return Tensor._wrap(array.astype(partner.dtype))
+    return Tensor(value)
+
+
 def _operands(a: Any, b: Any) -> tuple[Tensor, Tensor]:
-    """Lift scalars/arrays to Tensors (float -> float32, int -> int64) and promote both."""
-    a = a if isinstance(a, Tensor) else Tensor(a)
-    b = b if isinstance(b, Tensor) else Tensor(b)
+    """Lift scalars/arrays to Tensors (see `_lift`) and promote both to a common dtype."""
+    a, b = _lift(a, b), _lift(b, a)
     dtype = _promote(a.dtype, b.dtype)
     return cast(a, dtype), cast(b, dtype)
 
@@ -50,7 +65,7 @@ def _normalize_axes(axis: Axis, ndim: int) -> tuple[int, ...]:
     if axis is None:
         return tuple(range(ndim))
     axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    return tuple(sorted(a % ndim for a in axes)) if ndim else ()
+    return tuple(sorted(normalize_axis(a, ndim) for a in axes)) if ndim else ()
 
 
 def _expand_reduced(grad: np.ndarray, axes: tuple[int, ...], keepdims: bool) -> np.ndarray:
@@ -72,10 +87,8 @@ def cast(x: Tensor, dtype: Any) -> Tensor:
     dtype = np.dtype(dtype)
     if x.dtype == dtype:
         return x
-    if not x.requires_grad:
+    if not x.requires_grad or dtype.kind != "f":  # integers carry no gradient (as in PyTorch)
         return Tensor._wrap(x.data.astype(dtype))
-    if dtype.kind != "f":
-        raise TypeError(f"cannot cast a tensor that requires grad to non-float dtype {dtype}")
     return Cast.apply(x, dtype=dtype)
 
 
@@ -135,7 +148,10 @@ class Pow(Function):
         need_a, need_b = self.needs_input_grad
         grad_a = grad_b = None
         if need_a:
-            grad_a = _unbroadcast(grad * self.b * np.power(self.a, self.b - 1), self.a.shape)
+            # d(a^b)/da = b a^(b-1); where b == 0 it is 0, even at a == 0 (0 * inf is nan).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                local = np.where(self.b == 0, 0, self.b * np.power(self.a, self.b - 1))
+            grad_a = _unbroadcast(grad * local, self.a.shape)
         if need_b:
             # d(a^b)/db = a^b log a; PyTorch defines it as 0 where a == 0 (limit for b > 0).
             safe_log = np.log(np.where(self.a == 0, 1, self.a))
@@ -352,7 +368,12 @@ def abs(x: Tensor) -> Tensor:  # noqa: A001
 def clip(x: Tensor, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
     if min is None and max is None:
         raise ValueError("clip needs at least one of min and max")
-    return Clip.apply(x, low=min, high=max)
+    if builtins.any(np.asarray(b).dtype.kind == "f" for b in (min, max) if b is not None):
+        x = _float(x)  # an integer tensor clipped to float bounds becomes float32, as in PyTorch
+    # Python scalars keep x's dtype under NumPy 2 (an np.float64 bound would promote float32).
+    scalar = float if x.dtype.kind == "f" else int
+    low, high = (None if b is None else scalar(b) for b in (min, max))
+    return Clip.apply(x, low=low, high=high)
 
 
 def _float(x: Tensor) -> Tensor:
@@ -402,7 +423,7 @@ class Var(Function):
     def forward(self, a: np.ndarray, axis: Axis, keepdims: bool, correction: int) -> np.ndarray:
         self.axes, self.keepdims = _normalize_axes(axis, a.ndim), keepdims
         count = math.prod(a.shape[i] for i in self.axes)
-        self.denominator = max(count - correction, 0)
+        self.denominator = builtins.max(count - correction, 0)
         self.centered = a - a.mean(axis=self.axes, keepdims=True)
         squares = (self.centered * self.centered).sum(axis=self.axes, keepdims=keepdims)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -410,7 +431,10 @@ class Var(Function):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         grad = _expand_reduced(grad, self.axes, self.keepdims)
-        return grad * self.centered * (2.0 / self.denominator)
+        # No degrees of freedom left: the variance is nan/inf and so is its gradient (PyTorch).
+        scale = 2.0 / self.denominator if self.denominator else math.inf
+        with np.errstate(invalid="ignore"):
+            return grad * self.centered * scale
 
 
 def sum(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
@@ -546,6 +570,8 @@ def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
 
 
 def transpose(x: Tensor, axes: tuple[int, ...] | None = None) -> Tensor:
+    if axes is not None:  # non-negative, so that argsort in Transpose inverts the permutation
+        axes = tuple(normalize_axis(a, x.ndim) for a in axes)
     return Transpose.apply(x, axes=axes)
 
 

@@ -19,22 +19,42 @@ Axis = int | Sequence[int] | None
 
 
 def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
+    """A new array (like `torch.tensor`, never an alias of the caller's array) of the right dtype.
+
+    Copying matters: optimizers and `load_state_dict` update `.data` in place, which must not
+    write into the array the caller built the tensor from.
+    """
     if isinstance(data, Tensor):
         data = data.data
     array = np.asarray(data)
     if dtype is not None:
-        return array.astype(dtype, copy=False)
+        return array.astype(dtype)
     kind = array.dtype.kind
     if kind == "f":
-        return array.astype(np.float32, copy=False)
+        return array.astype(np.float32)
+    if kind == "u" and array.size and array.max() > np.iinfo(np.int64).max:
+        raise ValueError(
+            f"integer value {array.max()} does not fit in int64 "
+            f"(allowed: up to {np.iinfo(np.int64).max})"
+        )
     if kind in "iu":
-        return array.astype(np.int64, copy=False)
+        return array.astype(np.int64)
     if kind == "b":
-        return array
+        return array.copy()
     raise TypeError(
         f"Tensor data must be numeric or bool, got dtype {array.dtype} "
         "(allowed: floats -> float32, integers -> int64, bool)"
     )
+
+
+def normalize_axis(axis: int, ndim: int) -> int:
+    """`axis` as a non-negative index into `ndim` axes; out of range is an error, not a wrap."""
+    if not -ndim <= axis < ndim:
+        raise IndexError(
+            f"axis {axis} is out of range for a tensor with {ndim} dims "
+            f"(allowed: {-ndim} to {ndim - 1})"
+        )
+    return axis % ndim
 
 
 def _pick_axis(axis: Axis, dim: Axis) -> Axis:
@@ -128,6 +148,8 @@ class Tensor:
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
         if dtype is not None and dtype != self.data.dtype:
+            if copy is False:
+                raise ValueError(f"converting {self.data.dtype} to {dtype} needs a copy")
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
@@ -306,16 +328,16 @@ class Tensor:
         shape = self.shape
         if not shape:
             return self.reshape(1)
-        start, end = start_dim % len(shape), end_dim % len(shape)
+        start, end = normalize_axis(start_dim, len(shape)), normalize_axis(end_dim, len(shape))
         return self.reshape(*shape[:start], -1, *shape[end + 1:])
 
     def transpose(self, *axes: int) -> Tensor:
         """No axes: reverse them (`.T`); two axes: swap them (PyTorch); all axes: permute."""
         if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
             axes = tuple(axes[0])
-        if len(axes) == 2 and self.ndim != 2:
+        if len(axes) == 2:
             perm = list(range(self.ndim))
-            a, b = axes[0] % self.ndim, axes[1] % self.ndim
+            a, b = normalize_axis(axes[0], self.ndim), normalize_axis(axes[1], self.ndim)
             perm[a], perm[b] = perm[b], perm[a]
             axes = tuple(perm)
         return F.transpose(self, axes or None)
@@ -326,13 +348,13 @@ class Tensor:
         return F.transpose(self, tuple(axes))
 
     def unsqueeze(self, axis: int) -> Tensor:
-        axis = axis if axis >= 0 else axis + self.ndim + 1
+        axis = normalize_axis(axis, self.ndim + 1)
         return self.reshape(*self.shape[:axis], 1, *self.shape[axis:])
 
     def squeeze(self, axis: int | None = None) -> Tensor:
         if axis is None:
             return self.reshape(*(s for s in self.shape if s != 1))
-        axis %= self.ndim
+        axis = normalize_axis(axis, self.ndim)
         if self.shape[axis] != 1:
             return self
         return self.reshape(*self.shape[:axis], *self.shape[axis + 1:])
