@@ -1,0 +1,223 @@
+"""Module 13, transformer: the pre-norm decoder block and a GPT language model built from it.
+
+Structure and initialisation follow GPT-2 as reproduced by nanoGPT (pre-norm blocks, tanh GELU,
+N(0, 0.02) weights, residual projections scaled by 1/sqrt(2 * num_layers), a final LayerNorm and
+an output head tied to the token embedding), with separate q/k/v projections so a `state_dict`
+maps by name onto an equivalent PyTorch model.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.attention import KVCache, MultiHeadAttention
+from tinytorch.core.autograd import no_grad
+from tinytorch.core.layers import (
+    GELU,
+    Dropout,
+    LayerNorm,
+    Linear,
+    Module,
+    ModuleList,
+    Sequential,
+    _check_positive,
+)
+from tinytorch.core.losses import cross_entropy
+from tinytorch.core.random import default_generator
+from tinytorch.core.tensor import Tensor
+from tinytorch.models.generation import generate
+from tinytorch.text.embeddings import Embedding, EmbeddingLayer
+
+POSITION_ENCODINGS = ("learned", "sinusoidal", "rope", "alibi", None)
+_TABLE_ENCODINGS = ("learned", "sinusoidal")  # added to the token vectors, length-limited
+_ATTENTION_ENCODINGS = ("rope", "alibi")  # applied inside attention, no length limit
+
+
+class TransformerBlock(Module):
+    """Pre-norm causal block: `x += attn(ln_1(x))`, then `x += mlp(ln_2(x))`.
+
+    Normalising before each sub-layer keeps the residual stream an identity path, which is what
+    lets deep stacks train without warm-up tricks (GPT-2, Xiong et al. 2020).
+    """
+
+    def __init__(
+        self,
+        embed_dim: int,
+        num_heads: int,
+        dropout: float = 0.0,
+        pos_encoding: str | None = None,
+        mlp_ratio: int = 4,
+    ) -> None:
+        super().__init__()
+        _check_positive(embed_dim=embed_dim, mlp_ratio=mlp_ratio)
+        hidden = mlp_ratio * embed_dim
+        self.ln_1 = LayerNorm(embed_dim)
+        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout, pos_encoding=pos_encoding)
+        self.resid_dropout = Dropout(dropout)
+        self.ln_2 = LayerNorm(embed_dim)
+        self.mlp = Sequential(
+            Linear(embed_dim, hidden),
+            GELU(approximate="tanh"),
+            Linear(hidden, embed_dim),
+            Dropout(dropout),
+        )
+
+    def forward(self, x: Tensor, kv_cache: KVCache | None = None) -> Tensor:
+        x = x + self.resid_dropout(self.attn(self.ln_1(x), is_causal=True, kv_cache=kv_cache))
+        return x + self.mlp(self.ln_2(x))
+
+
+class GPT(Module):
+    """A decoder-only language model: ids (B, T) -> next-token logits (B, T, vocab_size).
+
+    `pos_encoding`: "learned" (GPT-2) or "sinusoidal" tables limit sequences to `max_seq_len`;
+    "rope" and "alibi" act inside attention and work at any length; None uses no positions.
+    With `tie_weights` the output head reuses the token embedding matrix (`lm_head.weight` IS
+    `embedding.token_embedding.weight`), as in GPT-2.
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        embed_dim: int,
+        num_layers: int,
+        num_heads: int,
+        max_seq_len: int,
+        pos_encoding: str | None = "learned",
+        dropout: float = 0.0,
+        tie_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        _check_positive(
+            vocab_size=vocab_size,
+            embed_dim=embed_dim,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            max_seq_len=max_seq_len,
+        )
+        if pos_encoding not in POSITION_ENCODINGS:
+            raise ValueError(
+                f"pos_encoding must be one of {POSITION_ENCODINGS}, got {pos_encoding!r}"
+            )
+        if not isinstance(tie_weights, bool):
+            raise TypeError(f"tie_weights must be a bool, got {tie_weights!r}")
+        self._config = {
+            "vocab_size": int(vocab_size),
+            "embed_dim": int(embed_dim),
+            "num_layers": int(num_layers),
+            "num_heads": int(num_heads),
+            "max_seq_len": int(max_seq_len),
+            "pos_encoding": pos_encoding,
+            "dropout": float(dropout),
+            "tie_weights": tie_weights,
+        }
+        table = pos_encoding if pos_encoding in _TABLE_ENCODINGS else None
+        in_attention = pos_encoding if pos_encoding in _ATTENTION_ENCODINGS else None
+        self.embedding = EmbeddingLayer(
+            vocab_size, embed_dim, max_seq_len, pos_encoding=table, dropout=dropout
+        )
+        self.blocks = ModuleList(
+            TransformerBlock(embed_dim, num_heads, dropout, pos_encoding=in_attention)
+            for _ in range(num_layers)
+        )
+        self.ln_f = LayerNorm(embed_dim)
+        self.lm_head = Linear(embed_dim, vocab_size, bias=False)
+        self._init_weights()
+        if tie_weights:
+            self.lm_head.weight = self.embedding.token_embedding.weight
+
+    def _init_weights(self) -> None:
+        """GPT-2: N(0, 0.02) weights, zero biases; residual projections N(0, 0.02/sqrt(2L)).
+
+        Each block adds two residual branches; scaling their output projections keeps the
+        variance of the residual stream from growing with depth.
+        """
+        rng = default_generator()
+        residual_std = 0.02 / math.sqrt(2 * len(self.blocks))
+        residual = {id(b.attn.out_proj.weight) for b in self.blocks}
+        residual |= {id(b.mlp[2].weight) for b in self.blocks}
+        for module in self.modules():
+            if isinstance(module, (Linear, Embedding)):
+                weight = module.weight
+                std = residual_std if id(weight) in residual else 0.02
+                weight.data = rng.standard_normal(weight.shape, dtype=np.float32) * std
+            if isinstance(module, Linear) and module.bias is not None:
+                module.bias.data = np.zeros_like(module.bias.data)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """Every constructor argument, so `GPT(**model.config)` rebuilds the architecture."""
+        return dict(self._config)
+
+    @property
+    def max_seq_len(self) -> int | None:
+        """The longest sequence the positions allow (None for rope, alibi, no positions)."""
+        return self.embedding.max_seq_len
+
+    def new_kv_caches(self) -> list[KVCache]:
+        """One empty cache per block, for incremental decoding with `forward(kv_caches=...)`."""
+        return [KVCache() for _ in self.blocks]
+
+    def _hidden(self, ids: Any, kv_caches: list[KVCache] | None) -> Tensor:
+        """Final-LayerNorm features (B, T, D) of ids (B, T) placed after the cached positions."""
+        offset = 0
+        if kv_caches is not None:
+            if len(kv_caches) != len(self.blocks):
+                raise ValueError(
+                    f"kv_caches must hold one KVCache per block ({len(self.blocks)}), "
+                    f"got {len(kv_caches)}"
+                )
+            offset = kv_caches[0].length
+        x = self.embedding(ids, offset=offset)
+        if x.ndim != 3:
+            raise ValueError(f"GPT expects ids of shape (batch, seq_len), got shape {x.shape[:-1]}")
+        for i, block in enumerate(self.blocks):
+            x = block(x, None if kv_caches is None else kv_caches[i])
+        return self.ln_f(x)
+
+    def forward(
+        self, ids: Any, targets: Any = None, kv_caches: list[KVCache] | None = None
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """Logits (B, T, V); with `targets` (B, T) also the mean cross-entropy loss.
+
+        `kv_caches` (from `new_kv_caches`) continues a sequence: ids are placed after the cached
+        positions and their keys/values are appended to the caches.
+        """
+        logits = self.lm_head(self._hidden(ids, kv_caches))
+        if targets is None:
+            return logits
+        return logits, cross_entropy(logits, targets)
+
+    @no_grad()
+    def next_token_logits(self, ids: Any, kv_caches: list[KVCache] | None = None) -> np.ndarray:
+        """Logits (B, V) for the token after the last one; the head runs on that position only."""
+        hidden = self._hidden(ids, kv_caches)
+        return self.lm_head(hidden[:, -1]).data
+
+    def generate(
+        self,
+        prompt_ids: Any,
+        max_new_tokens: int,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+        eos_id: int | None = None,
+        sliding_window: bool = False,
+    ) -> np.ndarray:
+        """Continue `prompt_ids` (T,) or (B, T); see `tinytorch.models.generation.generate`."""
+        return generate(
+            self,
+            prompt_ids,
+            max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed,
+            eos_id=eos_id,
+            sliding_window=sliding_window,
+        )
+
+    def extra_repr(self) -> str:
+        return ", ".join(f"{k}={v!r}" for k, v in self._config.items())
