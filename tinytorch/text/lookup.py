@@ -1,0 +1,214 @@
+"""The embedding lookup as one fused op: validate ids, (re)normalise rows, gather, scatter-add.
+
+Forward gathers rows with `np.take` (faster than fancy indexing). Backward is a scatter-add of the
+upstream gradient rows into the rows of the table that were looked up, where repeated ids must
+accumulate. That scatter-add is written as a sparse matrix product: a CSR matrix S with one entry
+per looked-up position (row = its id, column = the position, value = 1, or 1/count with
+`scale_grad_by_freq`) gives `grad_weight = S @ grad` in one pass of compiled code.
+
+Measured on the project machine (numpy 2.4, scipy 1.17, 2 shared cores; ms for the scatter-add
+alone, dense (V, D) result):
+
+    V, D, ids          add.at  bincount(id*D+col)  sort+reduceat  one-hot@grad  CSR@grad
+    50000, 256, 65536    273         129                459             -          23-35
+    65, 384, 16384        74          34                 22            11           4-6
+    50000, 256, 2048      16          26                 11             -           6.5
+    1000, 64, 4096         3.0         0.8                1.3          14         0.2-0.5
+
+CSR wins in every case that matters, so it is the only path: no per-size rule is needed (only
+toy batches, ids x D below ~5,000 elements, are quicker with `np.add.at`, by under 0.1 ms of
+scipy's fixed overhead). With `sparse=True` the matrix has one row per *distinct* id instead of
+V rows, so the product yields exactly the rows of a `RowSparseGrad` and the dense (V, D) table
+is never allocated (50000 x 256: 25-33 ms).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy import sparse as scipy_sparse
+
+from tinytorch.core.autograd import Function
+from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.core.sparse import RowSparseGrad
+from tinytorch.core.tensor import Tensor
+
+
+# ------------------------------------------------------------------------- id validation
+def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
+    """Token ids as an int64 array, or a TypeError/IndexOutOfRangeError naming the bad input.
+
+    Costs a min and a max pass; the offending id is located only on the error path. Negative ids are
+    rejected, never wrapped (a wrapped -1 would silently read the last row).
+    """
+    array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    if array.size == 0 and not isinstance(ids, (np.ndarray, Tensor)):
+        array = array.astype(np.int64)  # an empty Python list has no element type to check
+    if array.dtype.kind not in "iu":
+        raise TypeError(
+            f"token ids must be integers, got dtype {array.dtype} (bool and floating-point ids "
+            "are rejected, even whole numbers; convert with .astype(np.int64) on purpose)"
+        )
+    if array.size and (array.min() < 0 or array.max() >= num_embeddings):
+        flat = np.flatnonzero((array < 0) | (array >= num_embeddings))[0]
+        position = tuple(int(i) for i in np.unravel_index(flat, array.shape))
+        raise IndexOutOfRangeError(
+            f"token id {array.flat[flat]} at position {position} is out of range for an "
+            f"embedding table of {num_embeddings} rows: allowed ids are [0, {num_embeddings}) "
+            "(negative ids are not wrapped)"
+        )
+    return array.astype(np.int64, copy=False)
+
+
+def normalize_padding_idx(padding_idx: int | None, num_embeddings: int) -> int | None:
+    """PyTorch's rule: a negative padding_idx counts from the end of the table."""
+    if padding_idx is None:
+        return None
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+        raise TypeError(f"padding_idx must be an integer or None, got {padding_idx!r}")
+    if not -num_embeddings <= padding_idx < num_embeddings:
+        raise IndexOutOfRangeError(
+            f"padding_idx {padding_idx} is out of range for an embedding table of "
+            f"{num_embeddings} rows: allowed values are [{-num_embeddings}, {num_embeddings})"
+        )
+    return int(padding_idx) % num_embeddings
+
+
+def check_renorm_args(max_norm: float | None, norm_type: float) -> None:
+    """max_norm (when given) and norm_type must be positive numbers; norm_type may be inf."""
+    for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
+        if value is None and name == "max_norm":
+            continue
+        is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+        if not is_number or not value > 0:
+            raise ValueError(f"{name} must be a positive number, got {value!r}")
+
+
+# ----------------------------------------------------------------------- renormalisation
+def embedding_renorm_(
+    weight: np.ndarray, ids: np.ndarray, max_norm: float, norm_type: float
+) -> None:
+    """Rescale, in place, each looked-up row whose p-norm exceeds max_norm (PyTorch semantics).
+
+    Like `torch.embedding_renorm_`: scale = max_norm / (norm + 1e-7), so a rescaled row ends just
+    below max_norm. Not differentiated: the lookup's gradient treats the result as the weight.
+    """
+    rows = np.unique(ids)
+    norms = np.linalg.norm(weight[rows], ord=norm_type, axis=1)
+    too_long = norms > max_norm
+    if too_long.any():
+        scale = (max_norm / (norms[too_long] + 1e-7)).astype(weight.dtype)
+        weight[rows[too_long]] *= scale[:, None]
+
+
+# ----------------------------------------------------------------------------- scatter-add
+def _distinct_rows(ids: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct ids and, for each id, its index among them.
+
+    Counting costs O(ids + table rows) and beats sorting (0.3 vs 2.6 ms for 65,536 ids into
+    50,000 rows) unless the table dwarfs the batch, where sorting avoids an O(V) pass.
+    """
+    if num_rows > 8 * ids.size:
+        return np.unique(ids, return_inverse=True)
+    present = np.bincount(ids, minlength=num_rows) > 0
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present), rank[ids]
+
+
+def scatter_add_rows(
+    ids: np.ndarray,
+    grad: np.ndarray,
+    num_rows: int,
+    padding_idx: int | None,
+    scale_grad_by_freq: bool,
+    sparse: bool,
+) -> np.ndarray | RowSparseGrad:
+    """Sum grad rows (N, D) into the rows `ids` (N,) of a (num_rows, D) table gradient.
+
+    Positions holding `padding_idx` contribute nothing (their id is dropped, not just zeroed, so
+    a sparse gradient does not even list the padding row).
+    """
+    dim = grad.shape[1]
+    positions = np.arange(ids.size)
+    weights = np.ones(ids.size, dtype=grad.dtype)
+    if scale_grad_by_freq:
+        _, inverse = _distinct_rows(ids, num_rows)
+        weights = (1.0 / np.bincount(inverse)).astype(grad.dtype)[inverse]
+    if padding_idx is not None:
+        keep = ids != padding_idx
+        ids, positions, weights = ids[keep], positions[keep], weights[keep]
+    if not sparse:
+        matrix = scipy_sparse.csr_array((weights, (ids, positions)), (num_rows, grad.shape[0]))
+        return matrix @ grad
+    distinct, inverse = _distinct_rows(ids, num_rows)
+    matrix = scipy_sparse.csr_array((weights, (inverse, positions)), (distinct.size, grad.shape[0]))
+    return RowSparseGrad(distinct, matrix @ grad, (num_rows, dim))
+
+
+# ----------------------------------------------------------------------------- the op
+class EmbeddingFunction(Function):
+    """Row gather forward, scatter-add backward; ids are a parameter, not a differentiable input."""
+
+    def forward(
+        self,
+        weight: np.ndarray,
+        *,
+        ids: np.ndarray,
+        padding_idx: int | None,
+        scale_grad_by_freq: bool,
+        sparse: bool,
+    ) -> np.ndarray:
+        self.ids, self.num_rows = ids, weight.shape[0]
+        self.padding_idx, self.sparse = padding_idx, sparse
+        self.scale_grad_by_freq = scale_grad_by_freq
+        return np.take(weight, ids, axis=0)
+
+    def backward(self, grad: np.ndarray) -> np.ndarray | RowSparseGrad:
+        flat_grad = grad.reshape(-1, grad.shape[-1])
+        return scatter_add_rows(
+            self.ids.reshape(-1),
+            flat_grad,
+            self.num_rows,
+            self.padding_idx,
+            self.scale_grad_by_freq,
+            self.sparse,
+        )
+
+
+def embedding(
+    ids: Any,
+    weight: Tensor,
+    padding_idx: int | None = None,
+    max_norm: float | None = None,
+    norm_type: float = 2.0,
+    scale_grad_by_freq: bool = False,
+    sparse: bool = False,
+) -> Tensor:
+    """Rows of `weight` (V, D) for `ids` of any shape: output shape `ids.shape + (D,)`.
+
+    Same arguments and semantics as `torch.nn.functional.embedding`: `padding_idx` rows receive no
+    gradient, `max_norm` renormalises looked-up rows of `weight` in place before the lookup,
+    `scale_grad_by_freq` divides each row's gradient by its id's count in `ids`, and `sparse`
+    gives `weight` a `RowSparseGrad`. Unlike PyTorch, `sparse` also combines with
+    `scale_grad_by_freq` (the same rows as the dense gradient, without the dense table).
+    """
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if weight.ndim != 2 or weight.dtype.kind != "f":
+        raise ValueError(
+            f"embedding weight must be a 2-D floating-point table (V, D), got shape "
+            f"{weight.shape} and dtype {weight.dtype}"
+        )
+    num_rows = weight.shape[0]
+    token_ids = as_token_ids(ids, num_rows)
+    padding_idx = normalize_padding_idx(padding_idx, num_rows)
+    check_renorm_args(max_norm, norm_type)
+    if max_norm is not None and token_ids.size:
+        embedding_renorm_(weight.data, token_ids, float(max_norm), float(norm_type))
+    return EmbeddingFunction.apply(
+        weight,
+        ids=token_ids,
+        padding_idx=padding_idx,
+        scale_grad_by_freq=bool(scale_grad_by_freq),
+        sparse=bool(sparse),
+    )

@@ -1,0 +1,54 @@
+"""Nearest neighbours in an embedding table: the quickest look at what the vectors learned."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.core.layers import Module, _check_positive
+from tinytorch.core.tensor import Tensor
+
+
+def _table(embedding_or_weight: Any) -> np.ndarray:
+    if isinstance(embedding_or_weight, Module):
+        embedding_or_weight = embedding_or_weight.weight
+    table = np.asarray(
+        embedding_or_weight.data if isinstance(embedding_or_weight, Tensor) else embedding_or_weight
+    )
+    if table.ndim != 2 or table.dtype.kind != "f":
+        raise ValueError(
+            f"expected an Embedding or a 2-D floating-point table, got shape {table.shape} and "
+            f"dtype {table.dtype}"
+        )
+    return table
+
+
+def nearest_neighbors(
+    embedding_or_weight: Any, token_id: int, k: int = 5
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k ids whose rows are most cosine-similar to row `token_id` (itself excluded).
+
+    Returns (ids int64, similarities float32), most similar first, ties broken by lower id. A zero
+    row has similarity 0 to everything instead of NaN.
+    """
+    table = _table(embedding_or_weight)
+    num_rows = table.shape[0]
+    if isinstance(token_id, bool) or not isinstance(token_id, (int, np.integer)):
+        raise TypeError(f"token_id must be an integer, got {token_id!r}")
+    if not 0 <= token_id < num_rows:
+        raise IndexOutOfRangeError(
+            f"token_id {token_id} is out of range for a table of {num_rows} rows: allowed ids "
+            f"are [0, {num_rows})"
+        )
+    _check_positive(k=k)
+    if k > num_rows - 1:
+        raise ValueError(f"k={k} exceeds the {num_rows - 1} other rows of the table")
+    rows = table.astype(np.float64)
+    norms = np.linalg.norm(rows, axis=1)
+    unit = rows / np.where(norms > 0, norms, 1.0)[:, None]
+    similarity = unit @ unit[token_id]
+    similarity[token_id] = -np.inf
+    ids = np.argsort(-similarity, kind="stable")[:k]
+    return ids.astype(np.int64), similarity[ids].astype(np.float32)
