@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import numbers
 import os
-import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.files import atomic_write_bytes
 
 FILE_FORMAT = "tinytorch.tokenizer"
 FILE_VERSION = 1
@@ -169,7 +169,7 @@ class Tokenizer(ABC):
         payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "type": self._type_name}
         payload.update(self._to_dict())
         # ensure_ascii keeps any code point (even a lone surrogate) representable in the file.
-        _atomic_write_text(path, json.dumps(payload, ensure_ascii=True))
+        atomic_write_bytes(path, json.dumps(payload, ensure_ascii=True).encode("ascii"))
 
     @classmethod
     def load(cls: type[T], path: str | os.PathLike[str]) -> T:
@@ -262,20 +262,3 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: corrupt or truncated JSON: {e}") from e
     except ValueError as e:
         raise ValueError(f"{path}: inconsistent tokenizer file: {e}") from e
-
-
-def _atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Write via a temp file in the same directory, fsync, then rename over the target."""
-    directory, name = os.path.split(os.path.abspath(path))
-    # A unique name opened with "x" (rather than mkstemp's 0600 file) keeps the usual umask.
-    tmp = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

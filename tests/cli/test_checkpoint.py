@@ -1,0 +1,264 @@
+"""Run directories on disk: atomic writes, exact round trips, and refusal of bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from tinytorch import checkpoint
+from tinytorch.checkpoint import CheckpointError, RunConfig
+from tinytorch.core.optimizers import AdamW
+from tinytorch.core.random import manual_seed
+from tinytorch.files import atomic_write_bytes
+from tinytorch.models.transformer import GPT
+from tinytorch.text.tokenization import CharTokenizer
+
+SMALL = dict(vocab_size=10, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=6)
+
+
+def _make_model() -> GPT:
+    manual_seed(0)
+    return GPT(**SMALL)
+
+
+def _trained_optimizer(model: GPT) -> AdamW:
+    """An AdamW with two groups and real moment state after two steps."""
+    params = list(model.parameters())
+    optimizer = AdamW(
+        [{"params": params[:3], "weight_decay": 0.1}, {"params": params[3:], "weight_decay": 0.0}],
+        lr=1e-2,
+        betas=(0.9, 0.95),
+    )
+    ids = np.array([[1, 2, 3, 4, 5, 6]])
+    for _ in range(2):
+        _, loss = model(ids[:, :-1], ids[:, 1:])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return optimizer
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    """A complete checkpoint written through the public functions."""
+    model = _make_model()
+    optimizer = _trained_optimizer(model)
+    config = RunConfig(model=model.config, train={"steps": 2}, tokenizer="char")
+    checkpoint.save_config(str(tmp_path), config)
+    checkpoint.save_tokenizer(str(tmp_path), CharTokenizer("abcdef"))
+    checkpoint.save_training_state(str(tmp_path), model, optimizer.state_dict(), {"step": 2})
+    return tmp_path
+
+
+# --------------------------------------------------------------------------- atomic writes
+def _leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_atomic_write_replaces_content(tmp_path: Path) -> None:
+    target = tmp_path / "file.bin"
+    atomic_write_bytes(target, b"first")
+    atomic_write_bytes(target, b"second")
+    assert target.read_bytes() == b"second"
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("failing", ["replace", "fsync"])
+def test_atomic_write_failure_keeps_old_file_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    target = tmp_path / "model.safetensors"
+    atomic_write_bytes(target, b"old checkpoint")
+
+    def crash(*args: object) -> None:
+        raise OSError("simulated crash half-way through the write")
+
+    monkeypatch.setattr(os, failing, crash)
+    with pytest.raises(OSError, match="simulated crash"):
+        atomic_write_bytes(target, b"new checkpoint that never lands")
+    monkeypatch.undo()
+    assert target.read_bytes() == b"old checkpoint"
+    assert _leftovers(tmp_path) == []
+
+
+def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
+    run_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = {name: (run_dir / name).read_bytes() for name in os.listdir(run_dir)}
+    model = _make_model()
+    for p in model.parameters():
+        p.data += 1.0
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        if os.path.basename(dst) == checkpoint.OPTIMIZER_FILE:  # the model file already landed
+            raise OSError("disk full")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.save_training_state(str(run_dir), model, {"state": {}}, {"step": 3})
+    monkeypatch.undo()
+    assert _leftovers(run_dir) == []
+    assert (run_dir / checkpoint.TRAINER_STATE_FILE).read_bytes() == before["trainer_state.json"]
+    # The new weights landed without the trainer state that vouches for them: a resume refuses.
+    with pytest.raises(CheckpointError, match="does not belong to trainer_state.json"):
+        checkpoint.load_training_state(str(run_dir), _make_model())
+
+
+# ------------------------------------------------------------------------------ round trips
+def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
+    model = _make_model()
+    optimizer = _trained_optimizer(model)
+    expected = optimizer.state_dict()
+    checkpoint.save_training_state(str(run_dir), model, expected, {"step": 7, "note": [1, 2.5]})
+
+    fresh = GPT(**SMALL)
+    loaded_opt, state = checkpoint.load_training_state(str(run_dir), fresh)
+    assert state == {"step": 7, "note": [1, 2.5]}
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(fresh.state_dict()[name], value)
+    assert loaded_opt["param_groups"] == expected["param_groups"]  # tuples stay tuples
+    assert isinstance(loaded_opt["param_groups"][0]["betas"], tuple)
+    assert set(loaded_opt["state"]) == set(expected["state"])  # int keys stay ints
+    for index, entries in expected["state"].items():
+        for key, value in entries.items():
+            got = loaded_opt["state"][index][key]
+            assert type(got) is type(value)
+            if isinstance(value, np.ndarray):
+                assert got.dtype == value.dtype
+                np.testing.assert_array_equal(got, value)
+            else:
+                assert got == value
+
+
+def test_numpy_scalars_keep_their_dtype(tmp_path: Path) -> None:
+    model = _make_model()
+    state = {"scale": np.float32(0.1), "count": np.int64(3), "plain": 0.1}
+    checkpoint.save_training_state(str(tmp_path), model, state, {})
+    loaded, _ = checkpoint.load_training_state(str(tmp_path), GPT(**SMALL))
+    assert loaded["scale"] == np.float32(0.1) and type(loaded["scale"]) is np.float32
+    assert type(loaded["count"]) is np.int64
+    assert type(loaded["plain"]) is float
+
+
+def test_model_file_holds_tied_weights_under_both_names(run_dir: Path) -> None:
+    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    assert set(tensors) == set(GPT(**SMALL).state_dict())
+    np.testing.assert_array_equal(
+        tensors["lm_head.weight"], tensors["embedding.token_embedding.weight"]
+    )
+    model, tokenizer, config = checkpoint.load_model(str(run_dir))
+    assert model.lm_head.weight is model.embedding.token_embedding.weight  # still tied
+    assert config.tokenizer == "char" and tokenizer.vocab_size == SMALL["vocab_size"]
+
+
+# --------------------------------------------------------------------------- refusals
+def _rewrite_weights(run_dir: Path, tensors: dict[str, np.ndarray]) -> None:
+    (run_dir / checkpoint.MODEL_FILE).write_bytes(safetensors.numpy.save(tensors))
+
+
+def test_missing_tensor_is_named(run_dir: Path) -> None:
+    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    del tensors["ln_f.bias"]
+    _rewrite_weights(run_dir, tensors)
+    with pytest.raises(
+        CheckpointError, match=r"model\.safetensors: tensor 'ln_f\.bias' is missing"
+    ):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_unexpected_tensor_is_named(run_dir: Path) -> None:
+    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors["extra.weight"] = np.zeros(3, np.float32)
+    _rewrite_weights(run_dir, tensors)
+    with pytest.raises(CheckpointError, match="unexpected tensor 'extra.weight'"):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_shape_that_disagrees_with_config_is_named(run_dir: Path) -> None:
+    config = json.loads((run_dir / checkpoint.CONFIG_FILE).read_text())
+    config["model"]["embed_dim"] = 12
+    (run_dir / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor '.*' has shape"):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_wrong_dtype_is_refused(run_dir: Path) -> None:
+    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors["ln_f.weight"] = tensors["ln_f.weight"].astype(np.float64)
+    _rewrite_weights(run_dir, tensors)
+    with pytest.raises(CheckpointError, match="'ln_f.weight' has dtype float64"):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_truncated_weights_are_refused(run_dir: Path) -> None:
+    path = run_dir / checkpoint.MODEL_FILE
+    path.write_bytes(path.read_bytes()[:-100])
+    with pytest.raises(CheckpointError, match="model.safetensors: not a valid safetensors file"):
+        checkpoint.load_model(str(run_dir))
+
+
+class _Payload:
+    """Unpickling this would create a file: proof that loading executed code."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
+def test_pickle_bearing_file_is_refused_without_running_it(run_dir: Path, tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    (run_dir / checkpoint.MODEL_FILE).write_bytes(pickle.dumps({"weights": _Payload(marker)}))
+    with pytest.raises(CheckpointError, match="not a valid safetensors file"):
+        checkpoint.load_model(str(run_dir))
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ('{"format": "tinytorch.checkpoint", "version": 99}', "unsupported version 99"),
+        ('{"format": "something-else", "version": 1}', "not a tinytorch.checkpoint file"),
+        ('{"format": "tinytorch.checkpoint", "vers', "corrupt or truncated JSON"),
+        (
+            '{"format": "tinytorch.checkpoint", "version": 1, "model": {}, "train": {}, '
+            '"tokenizer": "word"}',
+            "unknown tokenizer 'word'",
+        ),
+    ],
+)
+def test_bad_config_is_refused(run_dir: Path, content: str, message: str) -> None:
+    (run_dir / checkpoint.CONFIG_FILE).write_text(content)
+    with pytest.raises(CheckpointError, match=message):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_config_with_bad_model_arguments_is_refused(run_dir: Path) -> None:
+    config = json.loads((run_dir / checkpoint.CONFIG_FILE).read_text())
+    config["model"]["num_wings"] = 2
+    (run_dir / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"config\.json: bad model config .*num_wings"):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_tokenizer_of_the_wrong_size_is_refused(run_dir: Path) -> None:
+    CharTokenizer("abc").save(run_dir / checkpoint.TOKENIZER_FILE)
+    with pytest.raises(CheckpointError, match="vocabulary of 7 tokens, but the model has"):
+        checkpoint.load_model(str(run_dir))
+
+
+def test_missing_directory_and_missing_files_are_reported(run_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="no such run directory"):
+        checkpoint.load_model(str(tmp_path / "nowhere"))
+    (run_dir / checkpoint.OPTIMIZER_FILE).unlink()
+    with pytest.raises(CheckpointError, match=r"optimizer\.safetensors: missing"):
+        checkpoint.load_training_state(str(run_dir), GPT(**SMALL))
