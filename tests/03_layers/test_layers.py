@@ -1,7 +1,5 @@
 """Layers and Module against PyTorch (same weights), central differences, and Module bookkeeping."""
 
-from collections.abc import Callable
-
 import numpy as np
 import pytest
 import torch
@@ -20,22 +18,9 @@ from tinytorch.core.layers import (
 )
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.testing import numerical_gradient
 
 RTOL, ATOL = 1e-4, 1e-5
-
-
-def central_difference(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-6):
-    """d loss / d array (float64), perturbing `array` in place one element at a time."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + eps
-        plus = loss()
-        array[index] = original - eps
-        minus = loss()
-        array[index] = original
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def copy_into_torch(module: Module, reference: torch.nn.Module) -> None:
@@ -86,9 +71,9 @@ def check_module_gradients(module: Module, x: np.ndarray, seed: int = 0) -> None
         with no_grad():
             return float(np.sum(module(Tensor(x, dtype=np.float64)).data * upstream))
 
-    np.testing.assert_allclose(ours_x.grad, central_difference(contracted, x), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(ours_x.grad, numerical_gradient(contracted, x), rtol=1e-5, atol=1e-8)
     for name, param in module.named_parameters():
-        expected = central_difference(contracted, param.data)
+        expected = numerical_gradient(contracted, param.data)
         np.testing.assert_allclose(param.grad, expected, rtol=1e-5, atol=1e-8, err_msg=name)
 
 

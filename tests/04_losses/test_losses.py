@@ -1,7 +1,6 @@
 """cross_entropy / mse_loss against PyTorch (forward and gradient), central differences, errors."""
 
 import warnings
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -12,22 +11,9 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.losses import CrossEntropyLoss, MSELoss, cross_entropy, mse_loss
 from tinytorch.core.tensor import Tensor
+from tinytorch.testing import numerical_gradient
 
 RTOL, ATOL = 1e-4, 1e-5
-
-
-def central_difference(loss: Callable[[], float], array: np.ndarray, eps: float = 1e-6):
-    """d loss / d array (float64), perturbing `array` in place one element at a time."""
-    grad = np.zeros_like(array)
-    for index in np.ndindex(array.shape):
-        original = array[index]
-        array[index] = original + eps
-        plus = loss()
-        array[index] = original - eps
-        minus = loss()
-        array[index] = original
-        grad[index] = (plus - minus) / (2 * eps)
-    return grad
 
 
 def torch_cross_entropy(logits: torch.Tensor, target: np.ndarray, **kwargs) -> torch.Tensor:
@@ -105,7 +91,7 @@ def test_cross_entropy_gradient_matches_central_differences(reduction, label_smo
             out = cross_entropy(Tensor(logits, dtype=np.float64), target, **kwargs)
         return float(np.sum(out.data * upstream))
 
-    np.testing.assert_allclose(x.grad, central_difference(contracted, logits), rtol=1e-5, atol=1e-8)
+    np.testing.assert_allclose(x.grad, numerical_gradient(contracted, logits), rtol=1e-5, atol=1e-8)
 
 
 def test_cross_entropy_all_targets_ignored_is_nan_for_mean_like_torch():
@@ -276,8 +262,8 @@ def test_mse_loss_gradient_matches_central_differences(reduction):
         )
         return float(np.sum(out.data * upstream))
 
-    np.testing.assert_allclose(x.grad, central_difference(contracted, a), rtol=1e-6, atol=1e-9)
-    np.testing.assert_allclose(y.grad, central_difference(contracted, b), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(x.grad, numerical_gradient(contracted, a), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(y.grad, numerical_gradient(contracted, b), rtol=1e-6, atol=1e-9)
 
 
 def test_mse_loss_promotes_integer_targets_and_module_form_matches():

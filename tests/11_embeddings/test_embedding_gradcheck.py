@@ -4,6 +4,7 @@ import numpy as np
 
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.tensor import Tensor
+from tinytorch.testing import numerical_gradient
 from tinytorch.text.embeddings import Embedding, PositionalEncoding, RotaryEmbedding
 
 RTOL, ATOL = 1e-6, 1e-8
@@ -19,7 +20,7 @@ def _contracted(fn, upstream):
     return loss
 
 
-def test_lookup_gradient_matches_central_differences(rng, numerical_grad):
+def test_lookup_gradient_matches_central_differences(rng):
     table = Embedding.from_pretrained(
         Tensor(rng.standard_normal((6, 3)), dtype=np.float64), freeze=False
     )
@@ -28,30 +29,30 @@ def test_lookup_gradient_matches_central_differences(rng, numerical_grad):
     out = table(ids)
     assert out.dtype == np.float64
     out.backward(upstream)
-    expected = numerical_grad(_contracted(lambda: table(ids), upstream), table.weight.data)
+    expected = numerical_gradient(_contracted(lambda: table(ids), upstream), table.weight.data)
     np.testing.assert_allclose(table.weight.grad, expected, rtol=RTOL, atol=ATOL)
     assert np.all(expected[[1, 3, 4]] == 0)
 
 
-def test_rope_gradient_matches_central_differences(rng, numerical_grad):
+def test_rope_gradient_matches_central_differences(rng):
     rope = RotaryEmbedding(6)
     x = Tensor(rng.standard_normal((2, 3, 4, 6)), requires_grad=True, dtype=np.float64)
     upstream = rng.standard_normal(x.shape)
     out = rope(x, offset=5)
     assert out.dtype == np.float64
     out.backward(upstream)
-    expected = numerical_grad(_contracted(lambda: rope(x, offset=5), upstream), x.data)
+    expected = numerical_gradient(_contracted(lambda: rope(x, offset=5), upstream), x.data)
     np.testing.assert_allclose(x.grad, expected, rtol=RTOL, atol=ATOL)
 
 
-def test_learned_positions_gradient_matches_central_differences(rng, numerical_grad):
+def test_learned_positions_gradient_matches_central_differences(rng):
     positions = PositionalEncoding(max_seq_len=7, embed_dim=3).to(np.float64)
     x = Tensor(rng.standard_normal((2, 4, 3)), requires_grad=True, dtype=np.float64)
     upstream = rng.standard_normal(x.shape)
     positions(x, offset=2).backward(upstream)
     loss = _contracted(lambda: positions(x, offset=2), upstream)
-    np.testing.assert_allclose(x.grad, numerical_grad(loss, x.data), rtol=RTOL, atol=ATOL)
-    expected_table = numerical_grad(loss, positions.weight.data)
+    np.testing.assert_allclose(x.grad, numerical_gradient(loss, x.data), rtol=RTOL, atol=ATOL)
+    expected_table = numerical_gradient(loss, positions.weight.data)
     np.testing.assert_allclose(positions.weight.grad, expected_table, rtol=RTOL, atol=ATOL)
     # Only rows 2..5 were used; the batch of two adds both rows' gradients.
     np.testing.assert_allclose(positions.weight.grad[2:6], upstream.sum(axis=0), rtol=1e-12)

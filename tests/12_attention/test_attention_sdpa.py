@@ -6,6 +6,7 @@ from tinytorch.core import attention
 from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.testing import numerical_gradient
 
 RTOL, ATOL = 1e-4, 1e-5
 
@@ -127,7 +128,7 @@ def test_fully_masked_rows_give_zero_output_and_zero_finite_gradients():
 
 
 @pytest.mark.parametrize("variant", ["plain", "bool_mask", "float_mask", "broadcast", "dropout"])
-def test_sdpa_gradients_match_central_differences_in_float64(variant, numeric_grad):
+def test_sdpa_gradients_match_central_differences_in_float64(variant):
     rng = np.random.default_rng(5)
     q_shape, k_shape = ((2, 3, 4), (2, 5, 4)) if variant != "broadcast" else ((2, 3, 4), (5, 4))
     q = rng.standard_normal(q_shape)
@@ -155,7 +156,7 @@ def test_sdpa_gradients_match_central_differences_in_float64(variant, numeric_gr
     analytic = loss(grad=True)
     for array, grad in zip((q, k, v), analytic, strict=True):
         assert grad.dtype == np.float64
-        np.testing.assert_allclose(grad, numeric_grad(loss, array), rtol=1e-6, atol=1e-8)
+        np.testing.assert_allclose(grad, numerical_gradient(loss, array), rtol=1e-6, atol=1e-8)
 
 
 def test_return_weights_are_the_softmax_probabilities():
