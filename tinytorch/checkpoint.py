@@ -10,12 +10,14 @@ Layout of a run directory::
     trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, and the
                           sha256 of the two .safetensors files it belongs with
     metrics.jsonl         one JSON object per logged step
+    *.safetensors.next    new weight files while a checkpoint is being committed (transient)
     loss.png              train / validation curves
 
 Why it looks like this: safetensors and JSON cannot execute code when loaded (no pickle). Each
 file is replaced atomically, so a crash leaves the old or the new version of a file, never half
-of one. A checkpoint spans several files, so `trainer_state.json` is written last and records
-the hashes of the weight files: a resume can tell a complete checkpoint from a torn one.
+of one. A checkpoint spans several files, so it is committed in two phases (see
+`save_training_state`): a crash or a full disk at any moment leaves one complete checkpoint,
+the new one or the previous one, and a resume continues from it.
 """
 
 from __future__ import annotations
@@ -51,7 +53,16 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 TRAINER_STATE_FILE = "trainer_state.json"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
-CHECKPOINT_FILES = (MODEL_FILE, OPTIMIZER_FILE, TRAINER_STATE_FILE, METRICS_FILE, PLOT_FILE)
+STAGED_SUFFIX = ".next"  # weight files of a checkpoint that is not committed yet
+WEIGHT_FILES = (MODEL_FILE, OPTIMIZER_FILE)
+CHECKPOINT_FILES = (
+    *WEIGHT_FILES,
+    *(name + STAGED_SUFFIX for name in WEIGHT_FILES),
+    TRAINER_STATE_FILE,
+    METRICS_FILE,
+    PLOT_FILE,
+)
+SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
 
 
 class CheckpointError(ValueError):
@@ -89,36 +100,38 @@ def save_tokenizer(run_dir: str, tokenizer: Tokenizer) -> None:
     tokenizer.save(os.path.join(run_dir, TOKENIZER_FILE))  # atomic: tokenizers write that way
 
 
-def save_weights(run_dir: str, model: Module) -> str:
-    """Write model.safetensors; return its sha256 for the trainer state to vouch for."""
-    data = safetensors.numpy.save(model.state_dict())
-    atomic_write_bytes(os.path.join(run_dir, MODEL_FILE), data)
-    return hashlib.sha256(data).hexdigest()
-
-
 def save_training_state(
     run_dir: str,
     model: Module,
     optimizer_state: Mapping[str, Any],
     trainer_state: Mapping[str, Any],
 ) -> None:
-    """Write weights, optimizer arrays and, last, the trainer state that commits them."""
-    model_sha = save_weights(run_dir, model)
+    """Write a checkpoint so that a crash at any moment leaves a complete one behind.
+
+    Phase 1 writes the new weight and optimizer files under staged names (`*.next`), leaving
+    the previous checkpoint's files untouched. Replacing trainer_state.json, which records the
+    staged files' hashes, commits the checkpoint. Phase 2 renames the staged files into place;
+    if a crash interrupts it, `load_training_state` finishes the renames (and discards staged
+    files of a checkpoint that was never committed).
+    """
     arrays: dict[str, np.ndarray] = {}
     optimizer_tree = _encode_tree(optimizer_state, "optimizer", arrays)
-    optimizer_bytes = safetensors.numpy.save(arrays)
-    atomic_write_bytes(os.path.join(run_dir, OPTIMIZER_FILE), optimizer_bytes)
+    contents = {
+        MODEL_FILE: safetensors.numpy.save(model.state_dict()),
+        OPTIMIZER_FILE: safetensors.numpy.save(arrays),
+    }
+    for name, data in contents.items():
+        atomic_write_bytes(os.path.join(run_dir, name + STAGED_SUFFIX), data)
     payload = {
         "format": TRAINER_STATE_FORMAT,
         "version": VERSION,
-        "sha256": {
-            MODEL_FILE: model_sha,
-            OPTIMIZER_FILE: hashlib.sha256(optimizer_bytes).hexdigest(),
-        },
+        "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
         "optimizer": optimizer_tree,
         **trainer_state,
     }
     atomic_write_bytes(os.path.join(run_dir, TRAINER_STATE_FILE), _json_bytes(payload))
+    for name in contents:
+        os.replace(os.path.join(run_dir, name + STAGED_SUFFIX), os.path.join(run_dir, name))
 
 
 def save_metrics(run_dir: str, records: Sequence[Mapping[str, Any]]) -> None:
@@ -189,8 +202,10 @@ def _read_json(path: str, what: str) -> Any:
     raw = _read_bytes(path, what)
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+    except ValueError as e:  # also not UTF-8, or an integer of thousands of digits
         raise CheckpointError(f"{path}: corrupt or truncated JSON ({e})") from e
+    except RecursionError:  # a crafted [[[[...]]]]; ours are a few levels deep
+        raise CheckpointError(f"{path}: corrupt JSON (nested too deeply)") from None
 
 
 def _read_safetensors(path: str, what: str) -> tuple[dict[str, np.ndarray], str]:
@@ -228,13 +243,54 @@ def load_config(run_dir: str) -> RunConfig:
     return RunConfig(model=data["model"], train=data["train"], tokenizer=data["tokenizer"])
 
 
+def gpt_parameter_count(model_config: Mapping[str, Any]) -> int | None:
+    """Parameters of `GPT(**model_config)` without building it; None if the sizes are not ints.
+
+    Per block: two LayerNorms (4D), q/k/v/out projections with biases (4D^2 + 4D) and the
+    4x MLP (8D^2 + 5D). A tied output head shares the token embedding's V*D.
+    """
+    sizes = [model_config.get(k) for k in ("vocab_size", "embed_dim", "num_layers", "max_seq_len")]
+    if not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in sizes):
+        return None  # GPT's own argument checks will say what is wrong
+    vocab, dim, layers, max_len = sizes
+    count = vocab * dim + layers * (12 * dim * dim + 13 * dim) + 2 * dim
+    if model_config.get("pos_encoding", "learned") == "learned":
+        count += max_len * dim
+    if not model_config.get("tie_weights", True):
+        count += vocab * dim
+    return count
+
+
+def _check_declared_size(config: RunConfig, run_dir: str) -> None:
+    """Refuse a config that declares a big model whose weights model.safetensors cannot hold.
+
+    config.json's sizes decide how much memory building the model allocates, so they are
+    checked against the weight file (every parameter is stored there) first. A small model
+    (up to SMALL_MODEL_BYTES) is cheap to build, and the per-tensor check that follows then
+    names the tensor whose shape differs, which says more than a byte count.
+    """
+    count = gpt_parameter_count(config.model)
+    weights = os.path.join(run_dir, MODEL_FILE)
+    if count is None or count * 4 <= SMALL_MODEL_BYTES or not os.path.isfile(weights):
+        return  # a bad size or a missing file is reported by the steps that follow
+    size = os.path.getsize(weights)
+    if count * 4 > size:
+        raise CheckpointError(
+            f"{os.path.join(run_dir, CONFIG_FILE)}: declares a model of {count:,} float32 "
+            f"parameters ({count * 4:,} bytes), but {MODEL_FILE} holds only {size:,} bytes"
+        )
+
+
 def build_model(config: RunConfig, run_dir: str) -> GPT:
     """A freshly initialised GPT of the configured shape (an invalid config is the file's fault)."""
+    _check_declared_size(config, run_dir)
+    path = os.path.join(run_dir, CONFIG_FILE)
     try:
         return GPT(**config.model)
     except (TypeError, ValueError) as e:
-        path = os.path.join(run_dir, CONFIG_FILE)
         raise CheckpointError(f"{path}: bad model config ({e})") from e
+    except MemoryError:
+        raise CheckpointError(f"{path}: the configured model does not fit in memory") from None
 
 
 def load_weights(run_dir: str, model: Module) -> str:
@@ -289,7 +345,8 @@ def load_model(run_dir: str) -> tuple[GPT, Tokenizer, RunConfig]:
 def load_training_state(run_dir: str, model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
     """Load the weights into `model` and return (optimizer state, trainer state) for a resume.
 
-    Refuses a torn checkpoint: the weight files must be the ones trainer_state.json vouches for.
+    First settles a checkpoint write that a crash interrupted (`_finish_commit`), then refuses
+    weight files other than the ones trainer_state.json vouches for.
     """
     state_path = os.path.join(run_dir, TRAINER_STATE_FILE)
     state = _read_json(state_path, "nothing to resume: no completed checkpoint")
@@ -297,6 +354,7 @@ def load_training_state(run_dir: str, model: Module) -> tuple[dict[str, Any], di
     hashes = state.get("sha256")
     if not isinstance(hashes, dict) or "optimizer" not in state:
         raise CheckpointError(f"{state_path}: incomplete trainer state (no sha256/optimizer)")
+    _finish_commit(run_dir, hashes)
     model_sha = load_weights(run_dir, model)
     optimizer_path = os.path.join(run_dir, OPTIMIZER_FILE)
     arrays, optimizer_sha = _read_safetensors(optimizer_path, "the optimizer state")
@@ -304,12 +362,31 @@ def load_training_state(run_dir: str, model: Module) -> tuple[dict[str, Any], di
         if hashes.get(name) != sha:
             raise CheckpointError(
                 f"{os.path.join(run_dir, name)}: does not belong to {TRAINER_STATE_FILE} "
-                "(a checkpoint write was interrupted); cannot resume bit-exactly"
+                "(changed, or copied from another checkpoint); cannot resume bit-exactly"
             )
     optimizer_state = _decode_tree(state.pop("optimizer"), arrays, optimizer_path)
     for key in ("format", "version", "sha256"):
         del state[key]
     return optimizer_state, state
+
+
+def _finish_commit(run_dir: str, hashes: Mapping[str, Any]) -> None:
+    """Settle staged weight files left by a crash during `save_training_state`.
+
+    A staged file that trainer_state.json vouches for belongs to a committed checkpoint whose
+    renames did not finish: move it into place. Any other staged file is from a checkpoint that
+    was never committed: the previous one stands, so the staged file is dropped.
+    """
+    for name in WEIGHT_FILES:
+        staged = os.path.join(run_dir, name + STAGED_SUFFIX)
+        if not os.path.isfile(staged):
+            continue
+        with open(staged, "rb") as f:
+            committed = hashlib.sha256(f.read()).hexdigest() == hashes.get(name)
+        if committed:
+            os.replace(staged, os.path.join(run_dir, name))
+        else:
+            os.remove(staged)
 
 
 def load_metrics(run_dir: str) -> list[dict[str, Any]]:
@@ -324,6 +401,9 @@ def load_metrics(run_dir: str) -> list[dict[str, Any]]:
             raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from e
         if not isinstance(record, dict) or not isinstance(record.get("step"), int):
             raise CheckpointError(f"{path}: line {number} has no integer 'step'")
+        loss = record.get("train_loss")
+        if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+            raise CheckpointError(f"{path}: line {number} has no numeric 'train_loss'")
         records.append(record)
     return records
 

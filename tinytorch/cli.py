@@ -130,7 +130,10 @@ def _generate(args: argparse.Namespace) -> int:
     if not args.prompt:
         raise UsageError("--prompt must not be empty")
     model, tokenizer, _ = checkpoint.load_model(args.run_dir)
-    ids = tokenizer.encode_array(args.prompt)
+    try:  # bytes that are not UTF-8 reach argv as lone surrogates, which BPE cannot encode
+        ids = tokenizer.encode_array(args.prompt)
+    except ValueError as e:
+        raise UsageError(f"--prompt: {e}") from e
     if isinstance(tokenizer, CharTokenizer) and (ids == tokenizer.unk_id).any():
         unknown = sorted(
             {ch for ch, i in zip(args.prompt, ids.tolist(), strict=True) if i == tokenizer.unk_id}

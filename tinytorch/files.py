@@ -25,7 +25,10 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(error, OSError) and error.filename is None and error.errno is not None:
+            # A failed write(2) names no file ("No space left on device"); say which one.
+            raise OSError(error.errno, error.strerror, path) from error
         raise

@@ -347,7 +347,7 @@ class Trainer:
         self.last_val_loss: float | None = None
         self.last_val_bits: float | None = None
         self.loss_sum, self.loss_count = 0.0, 0  # train loss since the last metrics record
-        self.last_checkpoint_step = 0
+        self.last_checkpoint_step: int | None = None  # None until a checkpoint is complete
 
     # ------------------------------------------------------------------ state on disk
     def trainer_state(self) -> dict[str, Any]:
@@ -364,19 +364,44 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        checkpoint.save_training_state(
-            self.out_dir, self.model, self.optimizer.state_dict(), self.trainer_state()
-        )
-        checkpoint.save_metrics(self.out_dir, self.metrics)
-        checkpoint.save_loss_plot(
-            self.out_dir, self.metrics, self.data.tokens_per_char, self.data.floor_bits_per_char
-        )
-        self.last_checkpoint_step = self.step
+        """Metrics, then the training state (its trainer_state.json commits it), then the plot.
+
+        Metrics go first: if the commit then fails, a resume drops the records past the last
+        checkpoint; written after the commit, a failed metrics write would lose records for good.
+        """
+        with self._stop_on_write_error():
+            checkpoint.save_metrics(self.out_dir, self.metrics)
+            checkpoint.save_training_state(
+                self.out_dir, self.model, self.optimizer.state_dict(), self.trainer_state()
+            )
+            self.last_checkpoint_step = self.step
+            checkpoint.save_loss_plot(
+                self.out_dir, self.metrics, self.data.tokens_per_char, self.data.floor_bits_per_char
+            )
+
+    @contextmanager
+    def _stop_on_write_error(self) -> Iterator[None]:
+        """A failed write (full disk, lost permissions) ends the run saying what is still safe."""
+        try:
+            yield
+        except OSError as e:
+            reason = f"{e.filename}: {e.strerror}" if e.filename and e.strerror else str(e)
+            kept = (
+                "no checkpoint was completed"
+                if self.last_checkpoint_step is None
+                else f"the last complete checkpoint (step {self.last_checkpoint_step}) in "
+                f"{self.out_dir} is intact"
+            )
+            raise TrainingError(
+                f"could not write the run's files at step {self.step} ({reason}); stopped, and "
+                f"{kept}"
+            ) from e
 
     def restore(self) -> None:
         """Continue from the checkpoint in `out_dir` (weights were validated against config)."""
         optimizer_state, state = checkpoint.load_training_state(self.out_dir, self.model)
         path = os.path.join(self.out_dir, checkpoint.TRAINER_STATE_FILE)
+        _check_trainer_state(state, path)
         try:
             self.optimizer.load_state_dict(optimizer_state)
             # The schedule was built with this run's total (--steps may have raised it).
@@ -469,7 +494,8 @@ class Trainer:
                     if evaluate:
                         self._evaluate_and_save(record)
                     else:
-                        checkpoint.save_metrics(self.out_dir, self.metrics)
+                        with self._stop_on_write_error():
+                            checkpoint.save_metrics(self.out_dir, self.metrics)
                     clock, clock_step = time.perf_counter(), self.step  # speed excludes this
                 if stop_requested() and self.step < args.steps:  # else the run is complete
                     if self.last_checkpoint_step != self.step:
@@ -503,6 +529,39 @@ class Trainer:
             )
             out.append(tokenizer.decode(generated))
         return out
+
+
+def _check_trainer_state(state: dict[str, Any], path: str) -> None:
+    """The counters of a trainer state to resume from, checked by name before any is used.
+
+    The hashes vouch for the weight files, not for trainer_state.json itself: a damaged or
+    hand-edited one must fail here, not as a TypeError mid-run or a run resumed at step -4.
+    """
+
+    def count(value: Any) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+    def number(value: Any) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def number_or_none(value: Any) -> bool:
+        return value is None or number(value)
+
+    rules = {
+        "step": (count, "an integer >= 0"),
+        "loss_count": (count, "an integer >= 0"),
+        "loss_sum": (number, "a number"),
+        "best_val_loss": (number_or_none, "a number or null"),
+        "last_val_loss": (number_or_none, "a number or null"),
+        "last_val_bits_per_char": (number_or_none, "a number or null"),
+    }
+    for key, (valid, allowed) in rules.items():
+        if key not in state:
+            raise checkpoint.CheckpointError(f"{path}: {key!r} is missing")
+        if not valid(state[key]):
+            raise checkpoint.CheckpointError(
+                f"{path}: {key!r} must be {allowed}, got {state[key]!r}"
+            )
 
 
 @contextmanager

@@ -97,7 +97,8 @@ def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
     real_replace = os.replace
 
     def replace(src: str, dst: str) -> None:
-        if os.path.basename(dst) == checkpoint.OPTIMIZER_FILE:  # the model file already landed
+        staged_optimizer = checkpoint.OPTIMIZER_FILE + checkpoint.STAGED_SUFFIX
+        if os.path.basename(dst) == staged_optimizer:  # the new model file is already staged
             raise OSError("disk full")
         real_replace(src, dst)
 
@@ -106,10 +107,12 @@ def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
         checkpoint.save_training_state(str(run_dir), model, {"state": {}}, {"step": 3})
     monkeypatch.undo()
     assert _leftovers(run_dir) == []
-    assert (run_dir / checkpoint.TRAINER_STATE_FILE).read_bytes() == before["trainer_state.json"]
-    # The new weights landed without the trainer state that vouches for them: a resume refuses.
-    with pytest.raises(CheckpointError, match="does not belong to trainer_state.json"):
-        checkpoint.load_training_state(str(run_dir), _make_model())
+    for name in (checkpoint.TRAINER_STATE_FILE, checkpoint.MODEL_FILE, checkpoint.OPTIMIZER_FILE):
+        assert (run_dir / name).read_bytes() == before[name]  # the previous checkpoint is intact
+    # ... and still resumes; the staged new model file of the failed save is discarded.
+    _, state = checkpoint.load_training_state(str(run_dir), _make_model())
+    assert state["step"] == 2
+    assert not (run_dir / (checkpoint.MODEL_FILE + checkpoint.STAGED_SUFFIX)).exists()
 
 
 # ------------------------------------------------------------------------------ round trips

@@ -28,6 +28,11 @@ PATTERNS = {
 DEFAULT_SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
 _CACHED_CHUNK_CHARS = 256  # longer chunks (rare, or pattern=None) are not worth caching
 _CACHE_ENTRIES = 100_000
+# Bound on the summed length of all merged tokens. Each merge joins two earlier tokens, so a
+# merge list (e.g. from a crafted file) that keeps joining a token with itself doubles its length
+# every time: 40 merges would spell a terabyte. Trained tokens are pieces of the training text,
+# typically a few bytes each (a 50,000-merge vocabulary holds well under 1 MiB).
+MAX_MERGED_BYTES = 64 * 2**20
 
 
 class BPETokenizer(Tokenizer, type_name="bpe"):
@@ -58,6 +63,7 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         self.pattern = pattern
         self._ranks: dict[tuple[int, int], int] = {}
         self._bytes = [bytes([b]) for b in range(256)]
+        merged_bytes = 0
         for i, pair in enumerate(merges):
             new_id = 256 + i
             try:
@@ -71,6 +77,13 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
                 raise ValueError(f"merge {i} {[a, b]} references an id outside [0, {new_id})")
             if (a, b) in self._ranks:
                 raise ValueError(f"merge {i} {[a, b]} repeats merge {self._ranks[a, b] - 256}")
+            merged_bytes += len(self._bytes[a]) + len(self._bytes[b])  # checked before joining
+            if merged_bytes > MAX_MERGED_BYTES:
+                raise ValueError(
+                    f"merges 0..{i} spell {merged_bytes} bytes of tokens, more than the "
+                    f"{MAX_MERGED_BYTES} allowed (merges that keep joining a token with itself "
+                    "double its length each time)"
+                )
             self._ranks[a, b] = new_id
             self._bytes.append(self._bytes[a] + self._bytes[b])
 

@@ -37,12 +37,12 @@ from tinytorch.core.tensor import Tensor
 
 # ------------------------------------------------------------------------- id validation
 def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
-    """Token ids as an int64 array, or a TypeError/IndexOutOfRangeError naming the bad input.
+    """Token ids as an int64 array, or a TypeError/ValueError/IndexOutOfRangeError naming them.
 
     Costs a min and a max pass; the offending id is located only on the error path. Negative ids are
     rejected, never wrapped (a wrapped -1 would silently read the last row).
     """
-    array = ids.data if isinstance(ids, Tensor) else np.asarray(ids)
+    array = ids.data if isinstance(ids, Tensor) else _as_rectangular_array(ids)
     if array.size == 0 and not isinstance(ids, (np.ndarray, Tensor)):
         array = array.astype(np.int64)  # an empty Python list has no element type to check
     if array.dtype.kind not in "iu":
@@ -59,6 +59,17 @@ def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
             "(negative ids are not wrapped)"
         )
     return array.astype(np.int64, copy=False)
+
+
+def _as_rectangular_array(ids: Any) -> np.ndarray:
+    """np.asarray, with nested lists of unequal lengths refused in our words, not numpy's."""
+    try:
+        return np.asarray(ids)
+    except ValueError:
+        raise ValueError(
+            "token ids must form a rectangular array (every row the same length), got "
+            "nested sequences of unequal lengths; pad them first (Tokenizer.encode_batch)"
+        ) from None
 
 
 def normalize_padding_idx(padding_idx: int | None, num_embeddings: int) -> int | None:

@@ -200,12 +200,17 @@ class Tokenizer(ABC):
 
     def _check_ids(self, ids: Any) -> np.ndarray:
         """Validate ids at the boundary and return them as a 1-D int64 array."""
-        arr = np.asarray(ids)
+        try:
+            arr = np.asarray(ids)
+        except ValueError:  # numpy's words for nested lists of unequal lengths
+            raise ValueError(
+                "decode expects a 1-D sequence of ids, got nested sequences of unequal lengths"
+            ) from None
         if arr.ndim > 1:
             raise ValueError(f"decode expects a 1-D sequence of ids, got shape {arr.shape}")
         arr = arr.reshape(-1)
-        if arr.size == 0:
-            return np.zeros(0, dtype=np.int64)
+        if arr.size == 0 and isinstance(ids, (list, tuple, range)):
+            return np.zeros(0, dtype=np.int64)  # an empty list has no element type to check
         n = self.vocab_size
         if arr.dtype == object:  # e.g. Python ints too large for int64
             for pos, x in enumerate(arr):
@@ -262,3 +267,5 @@ def _read_json(path: str | os.PathLike[str]) -> Any:
         raise ValueError(f"{path}: corrupt or truncated JSON: {e}") from e
     except ValueError as e:
         raise ValueError(f"{path}: inconsistent tokenizer file: {e}") from e
+    except RecursionError:  # a crafted file of [[[[...]]]]; ours are a few levels deep
+        raise ValueError(f"{path}: not a tokenizer file (JSON nested too deeply)") from None

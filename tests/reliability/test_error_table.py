@@ -1,0 +1,532 @@
+"""docs/errors.md is the specification of how bad input is refused; this file holds it to it.
+
+Each case here is a documented row: an id and a call that feeds tinytorch one bad input. The
+expected error type and exact message are read from the row in docs/errors.md (paths inside a
+test's scratch directory are written `<dir>` there), so the table cannot drift from the code:
+every row must have a case and every case a row.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from tinytorch import checkpoint
+from tinytorch.checkpoint import CheckpointError
+from tinytorch.cli import UsageError, build_parser
+from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
+from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.core.losses import cross_entropy
+from tinytorch.core.random import manual_seed
+from tinytorch.data import get_batch, load_text
+from tinytorch.models.transformer import GPT
+from tinytorch.text.embeddings import EmbeddingLayer, PositionalEncoding, RotaryEmbedding
+from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
+from tinytorch.train import TrainingError
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
+ERROR_TYPES = {
+    t.__name__: t
+    for t in (
+        IndexOutOfRangeError,
+        TypeError,
+        ValueError,
+        FileNotFoundError,
+        CheckpointError,
+        TrainingError,
+        UsageError,
+    )
+}
+
+
+@dataclass
+class Scratch:
+    """What a case may touch: its own directory, copies of the trained run, a pickle writer."""
+
+    dir: Path
+    run_copy: Callable[[], Path]
+    pickle_bomb: Callable[..., Path]
+    huge_tensor_safetensors: bytes
+
+    def file(self, name: str, content: str | bytes) -> Path:
+        path = self.dir / name
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    trigger: Callable[[Scratch], Any]
+
+
+# ------------------------------------------------------------------------------- helpers
+def _gpt() -> GPT:
+    manual_seed(0)
+    return GPT(vocab_size=10, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=6)
+
+
+def _cli(*argv: str) -> Any:
+    """Run a command line like `tinytorch`, but let its error escape instead of printing it."""
+    args = build_parser().parse_args(list(argv))
+    return args.handler(args)
+
+
+def _edit_json(path: Path, edit: Callable[[Any], None]) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+def _in_run(name: str, edit: Callable[[Path], None], then: Callable[[Path], Any]) -> Callable:
+    """A trigger: copy the trained run, `edit` its file `name`, then call `then(run_dir)`."""
+
+    def trigger(s: Scratch) -> Any:
+        run = s.run_copy()
+        edit(run / name)
+        return then(run)
+
+    return trigger
+
+
+def _load_model(run: Path) -> Any:
+    return checkpoint.load_model(str(run))
+
+
+def _resume(run: Path, *more: str) -> Any:
+    return _cli("train", "--out", str(run), "--resume", "--steps", "6", *more)
+
+
+def _truncate(path: Path) -> None:
+    """Keep the first 40 bytes, as a crash of a non-atomic writer might."""
+    path.write_bytes(path.read_bytes()[:40])
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def _rewrite_tensors(edit: Callable[[dict[str, np.ndarray]], None]) -> Callable[[Path], None]:
+    def rewrite(path: Path) -> None:
+        tensors = dict(safetensors.numpy.load_file(path))
+        edit(tensors)
+        path.write_bytes(safetensors.numpy.save(tensors))
+
+    return rewrite
+
+
+def _bpe_run(s: Scratch) -> Path:
+    """A small run directory with a BPE tokenizer (written directly, no training)."""
+    run = s.dir / "bpe-run"
+    run.mkdir()
+    tokenizer = BPETokenizer.train("once upon a time " * 20, 262)
+    manual_seed(0)
+    model = GPT(tokenizer.vocab_size, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=8)
+    checkpoint.save_config(str(run), checkpoint.RunConfig(model.config, {}, "bpe"))
+    checkpoint.save_tokenizer(str(run), tokenizer)
+    (run / checkpoint.MODEL_FILE).write_bytes(safetensors.numpy.save(model.state_dict()))
+    return run
+
+
+def _exponential_merges(s: Scratch) -> Path:
+    """A 600-byte tokenizer file whose merges double one token 30 times (2**31 bytes)."""
+    merges = [[97, 97]] + [[256 + i, 256 + i] for i in range(30)]
+    payload = {
+        "format": "tinytorch.tokenizer",
+        "version": 1,
+        "type": "bpe",
+        "pattern": "gpt4",
+        "merges": merges,
+        "special_tokens": {"<pad>": 256 + len(merges)},
+    }
+    return s.file("tokenizer.json", json.dumps(payload))
+
+
+def _pickle_in_place_of_a_tokenizer(s: Scratch) -> Any:
+    s.pickle_bomb(s.dir / "tokenizer.json")
+    return Tokenizer.load(s.dir / "tokenizer.json")
+
+
+def _pickle_in_place_of_weights(s: Scratch) -> Any:
+    run = s.run_copy()
+    s.pickle_bomb(run / checkpoint.MODEL_FILE)
+    return _load_model(run)
+
+
+def _huge_tensor_in_place_of_weights(s: Scratch) -> Any:
+    run = s.run_copy()
+    (run / checkpoint.MODEL_FILE).write_bytes(s.huge_tensor_safetensors)
+    return _load_model(run)
+
+
+def _tokenizer_file(s: Scratch, edit: Callable[[dict], None] | None = None) -> Path:
+    path = s.dir / "tokenizer.json"
+    CharTokenizer("abc").save(path)
+    if edit is not None:
+        _edit_json(path, edit)
+    return path
+
+
+def _config_model(key: str, value: Any) -> Callable[[Path], None]:
+    return lambda path: _edit_json(path, lambda d: d["model"].__setitem__(key, value))
+
+
+def _set(key: str, value: Any) -> Callable[[Path], None]:
+    return lambda path: _edit_json(path, lambda d: d.__setitem__(key, value))
+
+
+Q = np.zeros((1, 2, 3, 4), np.float32)  # (batch, heads, length, head_dim) for SDPA cases
+X = np.zeros((1, 3, 8), np.float32)  # (batch, length, embed_dim) for MultiHeadAttention
+LOGITS = np.zeros((2, 5), np.float32)
+
+CASES = [
+    # ------------------------------------------------------------------ token ids
+    Case("ids-out-of-range", lambda s: _gpt()(np.array([[1, 10]]))),
+    Case("ids-negative", lambda s: _gpt()(np.array([[1, -1]]))),
+    Case("ids-huge-unsigned", lambda s: _gpt()(np.array([[1, 2**63 + 1]], dtype=np.uint64))),
+    Case("ids-float", lambda s: _gpt()(np.array([[1.0, 2.0]]))),
+    Case("ids-nan", lambda s: _gpt()(np.array([[np.nan, 2.0]]))),
+    Case("ids-bool", lambda s: _gpt()(np.array([[True, False]]))),
+    Case("ids-object-array", lambda s: _gpt()(np.array([[1, 2]], dtype=object))),
+    Case("ids-string", lambda s: _gpt()("hello")),
+    Case("ids-ragged", lambda s: _gpt()([[1, 2], [3]])),
+    Case("ids-wrong-rank", lambda s: _gpt()(np.zeros((1, 2, 3), np.int64))),
+    Case("ids-empty", lambda s: _gpt()(np.zeros((1, 0), np.int64))),
+    Case("embedding-layer-wrong-rank", lambda s: EmbeddingLayer(10, 4)(np.zeros((2, 3, 4), int))),
+    Case("decode-id-out-of-range", lambda s: CharTokenizer("ab").decode([4, 6])),
+    Case("decode-id-negative", lambda s: CharTokenizer("ab").decode([4, -1])),
+    Case("decode-ids-float", lambda s: CharTokenizer("ab").decode(np.array([4.0]))),
+    Case("decode-ids-batch", lambda s: CharTokenizer("ab").decode([[4, 5], [5, 4]])),
+    Case("decode-ids-ragged", lambda s: CharTokenizer("ab").decode([[4], [4, 5]])),
+    Case("prompt-ids-float", lambda s: _gpt().generate(np.array([1.0]), 2)),
+    Case("prompt-ids-empty", lambda s: _gpt().generate(np.zeros(0, np.int64), 2)),
+    Case("eos-id-out-of-range", lambda s: _gpt().generate(np.array([1]), 2, eos_id=10)),
+    # ------------------------------------------------------------ sequence length
+    Case("sequence-too-long", lambda s: _gpt()(np.zeros((1, 7), np.int64))),
+    Case(
+        "offset-past-the-table",
+        lambda s: PositionalEncoding(16, 4)(np.zeros((2, 3, 4), np.float32), offset=14),
+    ),
+    Case("generate-past-the-table", lambda s: _gpt().generate(np.array([1]), 10)),
+    # -------------------------------------------------------- sizes that must agree
+    Case(
+        "positions-embed-dim-mismatch",
+        lambda s: PositionalEncoding(16, 4)(np.zeros((2, 5, 6), np.float32)),
+    ),
+    Case("attention-embed-dim-mismatch", lambda s: MultiHeadAttention(8, 2)(X[..., :6])),
+    Case(
+        "rotary-head-dim-mismatch",
+        lambda s: RotaryEmbedding(8)(np.zeros((2, 3, 6), np.float32)),
+    ),
+    Case(
+        "query-key-dim-mismatch",
+        lambda s: scaled_dot_product_attention(Q, np.zeros((1, 2, 3, 5), np.float32), Q),
+    ),
+    Case(
+        "heads-indivisible",
+        lambda s: GPT(10, embed_dim=10, num_layers=1, num_heads=3, max_seq_len=6),
+    ),
+    Case("rope-odd-head-dim", lambda s: MultiHeadAttention(6, 2, pos_encoding="rope")),
+    # ----------------------------------------------------------------------- masks
+    Case(
+        "mask-wrong-shape",
+        lambda s: scaled_dot_product_attention(Q, Q, Q, attn_mask=np.ones((4, 4), bool)),
+    ),
+    Case(
+        "mask-wrong-dtype",
+        lambda s: scaled_dot_product_attention(Q, Q, Q, attn_mask=np.ones((3, 3), np.int64)),
+    ),
+    Case(
+        "mask-nan",
+        lambda s: scaled_dot_product_attention(
+            Q, Q, Q, attn_mask=np.array([[0.0, np.nan, 0.0]] * 3, np.float32)
+        ),
+    ),
+    Case(
+        "mask-plus-inf",
+        lambda s: scaled_dot_product_attention(
+            Q, Q, Q, attn_mask=np.array([[0.0, 0.0, np.inf]] * 3, np.float32)
+        ),
+    ),
+    Case(
+        "mask-and-is-causal",
+        lambda s: scaled_dot_product_attention(
+            Q, Q, Q, attn_mask=np.ones((3, 3), bool), is_causal=True
+        ),
+    ),
+    Case(
+        "attention-mask-wrong-shape",
+        lambda s: MultiHeadAttention(8, 2)(X, attn_mask=np.ones((2, 2), bool)),
+    ),
+    Case(
+        "key-padding-mask-wrong-shape",
+        lambda s: MultiHeadAttention(8, 2)(X, key_padding_mask=np.ones((1, 4), bool)),
+    ),
+    Case(
+        "key-padding-mask-not-bool",
+        lambda s: MultiHeadAttention(8, 2)(X, key_padding_mask=np.ones((1, 3), np.int64)),
+    ),
+    Case("attention-scale-nan", lambda s: scaled_dot_product_attention(Q, Q, Q, scale=np.nan)),
+    # ---------------------------------------------------------------- loss targets
+    Case("target-out-of-range", lambda s: cross_entropy(LOGITS, [0, 5])),
+    Case("target-negative", lambda s: cross_entropy(LOGITS, [0, -1])),
+    Case("target-float", lambda s: cross_entropy(LOGITS, [0.0, 1.0])),
+    Case(
+        "target-shape",
+        lambda s: _gpt()(np.array([[1, 2]]), np.array([[1, 2, 3]])),
+    ),
+    # ------------------------------------------------------------------------ text
+    Case("text-file-missing", lambda s: load_text(s.dir / "missing.txt")),
+    Case("text-file-empty", lambda s: load_text(s.file("empty.txt", " \n"))),
+    Case("text-file-not-utf8", lambda s: load_text(s.file("latin1.txt", "café".encode("latin-1")))),
+    Case(
+        "text-shorter-than-a-block",
+        lambda s: get_batch(np.arange(5), 5, 2, np.random.default_rng(0)),
+    ),
+    Case(
+        "train-text-empty",
+        lambda s: _cli(
+            "train",
+            "--preset",
+            "test",
+            "--text",
+            str(s.file("e.txt", "")),
+            "--out",
+            str(s.dir / "run"),
+        ),
+    ),
+    Case(
+        "train-text-too-short",
+        lambda s: _cli(
+            "train",
+            "--preset",
+            "test",
+            "--text",
+            str(s.file("short.txt", "a story")),
+            "--out",
+            str(s.dir / "run"),
+        ),
+    ),
+    Case("text-not-str", lambda s: CharTokenizer("ab").encode(b"ab")),
+    Case("text-lone-surrogate-bpe", lambda s: BPETokenizer([]).encode("a\ud800b")),
+    Case(
+        "prompt-unknown-characters",
+        lambda s: _cli("generate", str(s.run_copy()), "--prompt", "Once upon a €"),
+    ),
+    Case(
+        "prompt-not-utf8",
+        lambda s: _cli("generate", str(_bpe_run(s)), "--prompt", "once \udcff"),
+    ),
+    # -------------------------------------------------------------- tokenizer files
+    Case("tokenizer-file-missing", lambda s: Tokenizer.load(s.dir / "missing.json")),
+    Case(
+        "tokenizer-file-truncated",
+        lambda s: Tokenizer.load(s.file("tokenizer.json", _tokenizer_file(s).read_text()[:40])),
+    ),
+    Case("tokenizer-file-not-utf8", lambda s: Tokenizer.load(s.file("t.json", b"\xff\xfe{"))),
+    Case(
+        "tokenizer-file-other-version",
+        lambda s: Tokenizer.load(_tokenizer_file(s, lambda d: d.__setitem__("version", 2))),
+    ),
+    Case(
+        "tokenizer-file-other-kind",
+        lambda s: BPETokenizer.load(_tokenizer_file(s)),
+    ),
+    Case(
+        "tokenizer-file-ids-not-contiguous",
+        lambda s: Tokenizer.load(_tokenizer_file(s, lambda d: d["vocab"].__setitem__("c", 9))),
+    ),
+    Case(
+        "tokenizer-file-nested-too-deeply",
+        lambda s: Tokenizer.load(s.file("t.json", _nested(100_000))),
+    ),
+    Case("tokenizer-file-exponential-merges", lambda s: Tokenizer.load(_exponential_merges(s))),
+    Case("tokenizer-file-pickle", _pickle_in_place_of_a_tokenizer),
+    Case("run-tokenizer-missing", _in_run("tokenizer.json", Path.unlink, _load_model)),
+    Case(
+        "run-tokenizer-wrong-size",
+        _in_run("tokenizer.json", lambda p: CharTokenizer("abc").save(p), _load_model),
+    ),
+    Case(
+        "run-tokenizer-other-kind",
+        _in_run("tokenizer.json", lambda p: BPETokenizer([]).save(p), _load_model),
+    ),
+    # ----------------------------------------------------------------- config.json
+    Case("run-directory-missing", lambda s: checkpoint.load_model(str(s.dir / "nowhere"))),
+    Case("config-missing", _in_run("config.json", Path.unlink, _load_model)),
+    Case("config-truncated", _in_run("config.json", _truncate, _load_model)),
+    Case("config-other-version", _in_run("config.json", _set("version", 2), _load_model)),
+    Case("config-other-format", _in_run("config.json", _set("format", "hf"), _load_model)),
+    Case(
+        "config-unknown-tokenizer", _in_run("config.json", _set("tokenizer", "word"), _load_model)
+    ),
+    Case(
+        "config-nested-too-deeply",
+        _in_run("config.json", lambda p: p.write_text(_nested(100_000)), _load_model),
+    ),
+    Case(
+        "config-huge-integer",
+        _in_run(
+            "config.json", lambda p: p.write_text('{"version": ' + "9" * 5000 + "}"), _load_model
+        ),
+    ),
+    Case(
+        "config-unknown-model-argument",
+        _in_run("config.json", _config_model("wings", 2), _load_model),
+    ),
+    Case(
+        "config-bad-dropout", _in_run("config.json", _config_model("dropout", "0.1"), _load_model)
+    ),
+    Case(
+        "config-declares-a-huge-model",
+        _in_run("config.json", _config_model("vocab_size", 10**9), _load_model),
+    ),
+    # ------------------------------------------------------------ model.safetensors
+    Case("weights-missing", _in_run("model.safetensors", Path.unlink, _load_model)),
+    Case("weights-truncated", _in_run("model.safetensors", _truncate, _load_model)),
+    Case("weights-pickle", _pickle_in_place_of_weights),
+    Case("weights-header-declares-a-huge-tensor", _huge_tensor_in_place_of_weights),
+    Case(
+        "weights-shape-mismatch",
+        _in_run(
+            "model.safetensors",
+            _rewrite_tensors(lambda t: t.__setitem__("ln_f.weight", np.ones(9, np.float32))),
+            _load_model,
+        ),
+    ),
+    Case(
+        "weights-dtype-mismatch",
+        _in_run(
+            "model.safetensors",
+            _rewrite_tensors(lambda t: t.__setitem__("ln_f.bias", t["ln_f.bias"].astype(float))),
+            _load_model,
+        ),
+    ),
+    Case(
+        "weights-tensor-missing",
+        _in_run("model.safetensors", _rewrite_tensors(lambda t: t.pop("ln_f.bias")), _load_model),
+    ),
+    Case(
+        "weights-unexpected-tensor",
+        _in_run(
+            "model.safetensors",
+            _rewrite_tensors(lambda t: t.__setitem__("extra", np.zeros(2, np.float32))),
+            _load_model,
+        ),
+    ),
+    # -------------------------------------------------------------------- resuming
+    Case("resume-no-run-directory", lambda s: _resume(s.dir / "nowhere")),
+    Case("resume-no-checkpoint", _in_run("trainer_state.json", Path.unlink, _resume)),
+    Case(
+        "resume-torn-checkpoint",
+        _in_run(
+            "model.safetensors",
+            _rewrite_tensors(lambda t: t.__setitem__("ln_f.bias", t["ln_f.bias"] + 1)),
+            _resume,
+        ),
+    ),
+    Case(
+        "resume-trainer-state-other-version",
+        _in_run("trainer_state.json", _set("version", 0), _resume),
+    ),
+    Case("resume-trainer-state-bad-step", _in_run("trainer_state.json", _set("step", -4), _resume)),
+    Case(
+        "resume-trainer-state-bad-loss",
+        _in_run("trainer_state.json", _set("loss_sum", "x"), _resume),
+    ),
+    Case(
+        "resume-metrics-corrupt",
+        _in_run("metrics.jsonl", lambda p: p.write_text('{"step": 3, "train'), _resume),
+    ),
+    Case(
+        "resume-metrics-without-loss",
+        _in_run("metrics.jsonl", lambda p: p.write_text('{"step": 3}\n'), _resume),
+    ),
+    Case(
+        "resume-different-model",
+        _in_run("config.json", _config_model("num_layers", 2), _resume),
+    ),
+    Case(
+        "resume-different-options",
+        lambda s: _resume(s.run_copy(), "--preset", "tiny"),
+    ),
+    Case(
+        "resume-finished-run",
+        lambda s: _cli("train", "--out", str(s.run_copy()), "--resume"),
+    ),
+    # ---------------------------------------------------------------- command line
+    Case("option-steps-not-positive", lambda s: _cli("train", "--steps", "0")),
+    Case("option-lr-not-finite", lambda s: _cli("train", "--lr", "nan")),
+    Case("option-unknown-preset", lambda s: _cli("train", "--preset", "huge")),
+    Case(
+        "option-temperature-negative",
+        lambda s: _cli("generate", str(s.run_copy()), "--prompt", "a", "--temperature", "-1"),
+    ),
+    Case(
+        "option-top-k-too-large",
+        lambda s: _cli("generate", str(s.run_copy()), "--prompt", "a", "--top-k", "1000"),
+    ),
+    Case("option-empty-prompt", lambda s: _cli("generate", str(s.run_copy()), "--prompt", "")),
+]
+
+
+# ------------------------------------------------------------------- the documented table
+TABLE_HEADER = "| Case | Bad input | Raised by | Error | Message |"
+
+
+def _documented() -> dict[str, tuple[str, str]]:
+    """id -> (error type, message) for every row of the case tables in docs/errors.md."""
+    rows: dict[str, tuple[str, str]] = {}
+    in_table = False
+    for line in DOC.read_text(encoding="utf-8").splitlines():
+        in_table = line == TABLE_HEADER or (in_table and line.startswith("|"))
+        if not in_table or not line.startswith("| `"):
+            continue
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+        assert len(cells) == 5, f"a row needs 5 cells: {line}"
+        case_id, error, message = cells[0].strip("`"), cells[3].strip("`"), cells[4]
+        assert case_id not in rows, f"row {case_id!r} appears twice"
+        assert message.startswith("`") and message.endswith("`"), f"{case_id}: message in `...`"
+        rows[case_id] = (error, message[1:-1])
+    return rows
+
+
+DOCUMENTED = _documented()
+
+
+def test_every_documented_row_has_a_case_and_every_case_a_row() -> None:
+    ids = [case.id for case in CASES]
+    assert len(ids) == len(set(ids)), "case ids must be unique"
+    assert sorted(set(DOCUMENTED) - set(ids)) == [], "rows of docs/errors.md without a case"
+    assert sorted(set(ids) - set(DOCUMENTED)) == [], "cases missing from docs/errors.md"
+    assert {error for error, _ in DOCUMENTED.values()} <= set(ERROR_TYPES)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
+def test_bad_input_raises_the_documented_error(
+    case: Case,
+    tmp_path: Path,
+    run_copy: Callable[[], Path],
+    pickle_bomb: Callable[..., Path],
+    huge_tensor_safetensors: bytes,
+) -> None:
+    error_name, message = DOCUMENTED[case.id]
+    scratch = Scratch(tmp_path, run_copy, pickle_bomb, huge_tensor_safetensors)
+    with pytest.raises(Exception) as info:  # noqa: B017 -- the exact type is checked below
+        case.trigger(scratch)
+    raised = info.value
+    assert type(raised).__name__ == error_name, f"{type(raised).__name__}: {raised}"
+    assert type(raised) is ERROR_TYPES[error_name]
+    actual = " ".join(str(raised).split()).replace(str(tmp_path), "<dir>")
+    if isinstance(raised, OSError) and raised.filename is not None:  # like the CLI shows it
+        actual = f"{raised.filename}: {raised.strerror}".replace(str(tmp_path), "<dir>")
+    assert actual == message
+    assert list(tmp_path.glob("pwned*")) == [], "a file's pickle payload ran"
