@@ -12,6 +12,7 @@ output and a zero gradient, never NaN (PyTorch returns NaN there).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -20,6 +21,7 @@ import numpy as np
 from tinytorch.core.autograd import Function
 from tinytorch.core.functional import _unbroadcast, concatenate
 from tinytorch.core.layers import Linear, Module, _check_positive
+from tinytorch.core.parallel import chunk_count, parallel_map, split_range
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
 from tinytorch.text.alibi import alibi_bias
@@ -29,7 +31,11 @@ POSITION_ENCODINGS = (None, "rope", "alibi")
 
 
 # ------------------------------------------------------------------------------- SDPA
-_CAUSAL_BLOCK_ROWS = 32  # smallest block of queries worth its own matmul (measured)
+# Smallest block of queries worth its own matmul (measured). 16 rather than 32: a 16-query block
+# of a T=256, head_dim=64 head is a product small enough (m*n*k <= 2**18) for OpenBLAS to run in
+# the calling thread; bigger ones use BLAS's own threads, which then contend with the threads
+# of `parallel_map` (2 threads: 50 ms with 16 rows, 90 ms with 32 for B=8, H=6).
+_CAUSAL_BLOCK_ROWS = 16
 _MAX_CAUSAL_BLOCKS = 16
 
 
@@ -65,10 +71,28 @@ def _query_blocks(q_len: int, k_len: int, causal_offset: int | None) -> list[tup
     ]
 
 
-def _causal_bias(a: int, b: int, k_end: int, causal_offset: int, dtype: np.dtype) -> np.ndarray:
-    """0 where query a+r may see key j (j <= a + r + causal_offset), -inf elsewhere."""
-    allowed = np.tri(b - a, k_end, a + causal_offset, dtype=np.bool_)
-    return np.where(allowed, dtype.type(0), dtype.type(-np.inf))
+def _mask_causal_(weights: np.ndarray, a: int, k_end: int, causal_offset: int) -> None:
+    """Set -inf where query a+r may not see key j (j > a + r + causal_offset), in place.
+
+    Keys up to a + causal_offset are visible to every query of the block, so only the columns
+    after them (a square at most as wide as the block) are touched.
+    """
+    first = max(0, a + causal_offset + 1)
+    if first < k_end:
+        rows = weights.shape[-2]
+        weights[..., first:k_end] += _upper_triangle_bias(
+            rows, k_end - first, a + causal_offset - first, weights.dtype
+        )
+
+
+@functools.lru_cache(maxsize=64)
+def _upper_triangle_bias(rows: int, cols: int, diagonal: int, dtype: np.dtype) -> np.ndarray:
+    """(rows, cols): 0 on and below the `diagonal`-th diagonal, -inf above (read-only, cached:
+    the same few shapes recur in every block of every layer)."""
+    allowed = np.tri(rows, cols, diagonal, dtype=np.bool_)
+    bias = np.where(allowed, dtype.type(0), dtype.type(-np.inf))
+    bias.flags.writeable = False
+    return bias
 
 
 def _bias_block(bias: np.ndarray, a: int, b: int, k_end: int) -> np.ndarray:
@@ -83,9 +107,16 @@ class ScaledDotProductAttention(Function):
 
     Backward (P = softmax weights, M = dropout keep-mask scaled by 1/(1-p), dO = output grad):
         dv = (P*M)^T dO,   dP = (dO v^T) * M,   dS = P * (dP - rowsum(dO * out)),
-        dq = dS k * scale, dk = dS^T (q * scale).
+        dq = dS k * scale, dk = dS^T q * scale.
     `rowsum(dP * P) == rowsum(dO * out)` (FlashAttention's identity) costs Lq*Ev instead of Lq*Lk.
-    Both passes run over the query blocks of `_query_blocks`; only their weights are kept.
+    Both passes run over the query blocks of `_query_blocks`; only their weights are kept (q, k
+    and v are the inputs, alive in the graph anyway). The output is laid out in memory as
+    (..., Lq, heads, Ev) and returned as a (..., heads, Lq, Ev) view, so that merging the heads
+    back into (batch, Lq, heads * Ev) is a reshape without a copy.
+
+    When q, k and v share their first (batch) axis, slices of it are independent and run on
+    `tinytorch.core.parallel`'s threads; not with dropout, whose masks must be drawn in one
+    order for a seed to give the same result at every thread count.
     """
 
     def forward(
@@ -100,20 +131,50 @@ class ScaledDotProductAttention(Function):
         dropout_p: float,
         weights_sink: list[np.ndarray] | None,
     ) -> np.ndarray:
-        scaled_q = q * scale
-        keys_t = np.swapaxes(k, -1, -2)
         batch = np.broadcast_shapes(q.shape[:-2], k.shape[:-2])
         out_batch = np.broadcast_shapes(batch, v.shape[:-2])
         q_len, k_len = q.shape[-2], k.shape[-2]
-        out = np.empty((*out_batch, q_len, v.shape[-1]), dtype=q.dtype)
+        if out_batch:
+            layout = (*out_batch[:-1], q_len, out_batch[-1], v.shape[-1])
+            out = np.swapaxes(np.empty(layout, dtype=q.dtype), -2, -3)
+        else:
+            out = np.empty((q_len, v.shape[-1]), dtype=q.dtype)
+        self.q, self.k, self.v, self.bias, self.scale = q, k, v, bias, scale
+        self.out, self.batch, self.dropout_p = out, batch, dropout_p
+        self.causal_offset = causal_offset
+        self.pieces = [slice(None)]
+        if q.ndim == k.ndim == v.ndim >= 3 and q.shape[0] == k.shape[0] == v.shape[0]:
+            if dropout_p == 0.0:
+                scores = math.prod(batch) * q_len * k_len
+                self.pieces = split_range(q.shape[0], chunk_count(scores))
+        self.blocks = parallel_map(self._forward_piece, self.pieces)
+        if weights_sink is not None:
+            full = np.zeros((*batch, q_len, k_len), dtype=q.dtype)
+            for piece, blocks in zip(self.pieces, self.blocks, strict=True):
+                for a, b, k_end, weights, keep in blocks:
+                    full[piece][..., a:b, :k_end] = weights if keep is None else weights * keep
+            weights_sink.append(full)
+        return out
+
+    def _bias_piece(self, piece: slice) -> np.ndarray | None:
+        """The bias rows of one batch slice (a bias without that axis applies to all of them)."""
+        bias = self.bias
+        if bias is None or bias.ndim < self.q.ndim or bias.shape[0] == 1:
+            return bias
+        return bias[piece]
+
+    def _forward_piece(self, piece: slice) -> list[tuple]:
+        q, k, v, out = self.q[piece], self.k[piece], self.v[piece], self.out[piece]
+        bias, causal_offset, dropout_p = self._bias_piece(piece), self.causal_offset, self.dropout_p
+        keys_t = np.swapaxes(k, -1, -2)
         blocks = []
-        for a, b, k_end in _query_blocks(q_len, k_len, causal_offset):
+        for a, b, k_end in _query_blocks(q.shape[-2], k.shape[-2], causal_offset):
             if k_end == 0:  # these queries may attend to nothing
                 out[..., a:b, :] = 0.0
                 continue
-            weights = scaled_q[..., a:b, :] @ keys_t[..., :k_end]
+            weights = (q[..., a:b, :] * self.scale) @ keys_t[..., :k_end]
             if causal_offset is not None:
-                weights += _causal_bias(a, b, k_end, causal_offset, weights.dtype)
+                _mask_causal_(weights, a, k_end, causal_offset)
             if bias is not None:
                 weights += _bias_block(bias, a, b, k_end)
             _masked_softmax_(weights)
@@ -123,47 +184,59 @@ class ScaledDotProductAttention(Function):
                 keep = keep * weights.dtype.type(1.0 / (1.0 - dropout_p))
             out[..., a:b, :] = (weights if keep is None else weights * keep) @ v[..., :k_end, :]
             blocks.append((a, b, k_end, weights, keep))
-        if weights_sink is not None:
-            full = np.zeros((*batch, q_len, k_len), dtype=q.dtype)
-            for a, b, k_end, weights, keep in blocks:
-                full[..., a:b, :k_end] = weights if keep is None else weights * keep
-            weights_sink.append(full)
-        self.scaled_q, self.k, self.v, self.scale = scaled_q, k, v, scale
-        self.blocks, self.out, self.batch = blocks, out, batch
-        return out
+        return blocks
 
     def backward(self, grad: np.ndarray) -> tuple:
         need_q, need_k, need_v = self.needs_input_grad
-        scaled_q, k, v = self.scaled_q, self.k, self.v
-        grad_q = np.zeros((*self.batch, *scaled_q.shape[-2:]), scaled_q.dtype) if need_q else None
+        q, k, v = self.q, self.k, self.v
+        grad_q = np.zeros((*self.batch, *q.shape[-2:]), q.dtype) if need_q else None
         grad_k = np.zeros((*self.batch, *k.shape[-2:]), k.dtype) if need_k else None
         grad_v = np.zeros((*grad.shape[:-2], *v.shape[-2:]), v.dtype) if need_v else None
-        for a, b, k_end, weights, keep in self.blocks:
+
+        def backward_piece(item: tuple[slice, list[tuple]]) -> None:
+            piece, blocks = item
+            grads = (None if g is None else g[piece] for g in (grad_q, grad_k, grad_v))
+            self._backward_piece(piece, blocks, grad[piece], *grads)
+
+        parallel_map(backward_piece, list(zip(self.pieces, self.blocks, strict=True)))
+        for scaled in (grad_q, grad_k):
+            if scaled is not None:
+                scaled *= self.scale
+        return (
+            _unbroadcast(grad_q, q.shape) if need_q else None,
+            _unbroadcast(grad_k, k.shape) if need_k else None,
+            _unbroadcast(grad_v, v.shape) if need_v else None,
+        )
+
+    def _backward_piece(
+        self,
+        piece: slice,
+        blocks: list[tuple],
+        grad: np.ndarray,
+        grad_q: np.ndarray | None,
+        grad_k: np.ndarray | None,
+        grad_v: np.ndarray | None,
+    ) -> None:
+        """Accumulate one batch slice's gradients into grad_q/k/v (already that slice)."""
+        q, k, v, out = self.q[piece], self.k[piece], self.v[piece], self.out[piece]
+        for a, b, k_end, weights, keep in blocks:
             grad_rows = grad[..., a:b, :]
-            if need_v:
+            if grad_v is not None:
                 attended = weights if keep is None else weights * keep
                 grad_v[..., :k_end, :] += np.swapaxes(attended, -1, -2) @ grad_rows
-            if not (need_q or need_k):
+            if grad_q is None and grad_k is None:
                 continue
             grad_scores = grad_rows @ np.swapaxes(v[..., :k_end, :], -1, -2)
             grad_scores = _unbroadcast(grad_scores, weights.shape)
             if keep is not None:
                 grad_scores *= keep
-            row_dot = (grad_rows * self.out[..., a:b, :]).sum(axis=-1, keepdims=True)
+            row_dot = (grad_rows * out[..., a:b, :]).sum(axis=-1, keepdims=True)
             grad_scores -= _unbroadcast(row_dot, weights.shape[:-1] + (1,))
             grad_scores *= weights
-            if need_q:
+            if grad_q is not None:
                 grad_q[..., a:b, :] = grad_scores @ k[..., :k_end, :]
-            if need_k:
-                grad_k[..., :k_end, :] += np.swapaxes(grad_scores, -1, -2) @ scaled_q[..., a:b, :]
-        if need_q:
-            grad_q *= self.scale
-            grad_q = _unbroadcast(grad_q, scaled_q.shape)
-        return (
-            grad_q,
-            _unbroadcast(grad_k, k.shape) if need_k else None,
-            _unbroadcast(grad_v, v.shape) if need_v else None,
-        )
+            if grad_k is not None:
+                grad_k[..., :k_end, :] += np.swapaxes(grad_scores, -1, -2) @ q[..., a:b, :]
 
 
 def _attend(
@@ -201,7 +274,15 @@ def _as_mask_array(mask: Any, name: str, dtype: np.dtype) -> np.ndarray:
     if array.dtype == np.bool_:
         return array
     if array.dtype.kind == "f":
-        return array.astype(dtype, copy=False)
+        array = array.astype(dtype, copy=False)
+        if not (array < np.inf).all():  # NaN or +inf would turn whole rows into NaN
+            flat = int(np.flatnonzero(~(array < np.inf))[0])
+            position = tuple(int(i) for i in np.unravel_index(flat, array.shape))
+            raise ValueError(
+                f"{name} is a float mask (added to the scores) and holds {array.flat[flat]} at "
+                f"position {position}: only finite values and -inf (may not attend) are allowed"
+            )
+        return array
     raise TypeError(
         f"{name} must be bool (True = may attend) or float (added to the scores), "
         f"got dtype {array.dtype}"
@@ -290,6 +371,12 @@ def scaled_dot_product_attention(
             f"the attention scores' shape {scores_shape} (query {q.shape}, key {k.shape})",
         )
         bias = _additive(mask, q.dtype)
+    if scale is not None and (
+        isinstance(scale, bool)
+        or not isinstance(scale, (int, float, np.integer, np.floating))
+        or not math.isfinite(scale)
+    ):
+        raise ValueError(f"scale must be a finite number or None, got {scale!r}")
     scale = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
     causal_offset = 0 if is_causal else None
     return _attend(q, k, v, bias, causal_offset, scale, float(dropout_p), return_weights)

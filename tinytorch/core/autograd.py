@@ -10,6 +10,7 @@ node exactly once, so a backward pass costs O(size of the graph) even when subgr
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -134,6 +135,45 @@ def _as_leaf_grad(grad: Any, dtype: np.dtype, handed_out: set[int]) -> Any:
     return grad
 
 
+def _refcount_of_entry(mapping: dict[int, Any], key: int) -> int:
+    return sys.getrefcount(mapping[key])
+
+
+# What `_refcount_of_entry` reports for an object that only the mapping refers to (calibrated,
+# not hard-coded: the count of temporaries differs between Python versions).
+_ONLY_IN_MAPPING = _refcount_of_entry({0: np.empty(0)}, 0)
+
+
+def _accumulate(pending: dict[int, Any], key: int, grad: Any) -> None:
+    """`pending[key] += grad`, in place when no one else can observe the pending array.
+
+    A gradient that several consumers send to one tensor is summed here. Adding in place saves
+    an allocation per fan-in (the residual stream and the q/k/v inputs of every block), but
+    arrays handed out by `backward` may alias each other, a saved tensor or the caller's data.
+    So the sum is written in place only into an array that owns its memory and that nothing but
+    `pending` refers to (any view, saved attribute or second consumer holds a reference);
+    otherwise a new array is made, which then belongs to the engine alone.
+    """
+    total = pending.get(key)
+    if total is None:
+        pending[key] = grad
+        return
+    if (
+        type(total) is np.ndarray
+        and type(grad) is np.ndarray
+        and total.shape == grad.shape
+        and total.dtype == grad.dtype
+        and total.flags.owndata
+        and total.flags.writeable
+    ):
+        del total  # drop this function's own reference before counting
+        if _refcount_of_entry(pending, key) == _ONLY_IN_MAPPING:
+            np.add(pending[key], grad, out=pending[key])
+            return
+        total = pending[key]
+    pending[key] = total + grad
+
+
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into `.grad` of every leaf that requires grad."""
     if not root.requires_grad:
@@ -170,7 +210,6 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
             for parent, parent_grad in zip(fn.inputs, input_grads, strict=True):
                 if parent_grad is None or not parent.requires_grad:
                     continue
-                key = id(parent)
-                pending[key] = parent_grad if key not in pending else pending[key] + parent_grad
+                _accumulate(pending, id(parent), parent_grad)
         if not retain_graph:
             node._ctx = _FREED

@@ -16,6 +16,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.functional import cast, gelu, relu
+from tinytorch.core.parallel import parallel_rows
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
 
@@ -190,20 +191,24 @@ class Module:
 
 # ------------------------------------------------------------------------------ Linear
 class LinearFunction(Function):
-    """y = x @ W.T + b with W of shape (out, in), as in PyTorch."""
+    """y = x @ W.T + b with W of shape (out, in), as in PyTorch.
+
+    Leading axes are folded into one before each product: one (N, in) @ (in, out) GEMM is
+    faster than NumPy's loop of per-batch GEMMs over a (B, T, in) stack.
+    """
 
     def forward(self, x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None
                 ) -> np.ndarray:
         self.x, self.weight = x, weight
-        out = x @ weight.T
+        out = x.reshape(-1, x.shape[-1]) @ weight.T
         if bias is not None:
             out += bias
-        return out
+        return out.reshape(*x.shape[:-1], weight.shape[0])
 
     def backward(self, grad: np.ndarray) -> tuple:
         need_x, need_w, *need_b = self.needs_input_grad
         grad_2d = grad.reshape(-1, grad.shape[-1])
-        grad_x = grad @ self.weight if need_x else None
+        grad_x = (grad_2d @ self.weight).reshape(self.x.shape) if need_x else None
         grad_w = grad_2d.T @ self.x.reshape(-1, self.x.shape[-1]) if need_w else None
         if not need_b:
             return grad_x, grad_w
@@ -246,36 +251,73 @@ class Linear(Module):
 
 # --------------------------------------------------------------------------- LayerNorm
 class LayerNormFunction(Function):
-    """Normalise over the trailing axes, then scale and shift; the gradient in closed form."""
+    """Normalise over the trailing axes, then scale and shift; the gradient in closed form.
+
+    Works on an (N, D) view (D = the normalised size), in row chunks split over
+    `tinytorch.core.parallel`'s threads. Row sums and row dot products (`einsum`) need no
+    (N, D) temporaries and give each row the same bits whatever the chunk (a BLAS
+    matrix-vector product would not), and the other passes run in place:
+    forward allocates only its output and keeps the input (alive in the graph anyway) with the
+    per-row mean and 1/std; backward recomputes the normalised input from them.
+    """
 
     def forward(self, x: np.ndarray, weight: np.ndarray | None = None,
                 bias: np.ndarray | None = None, *, axes: tuple[int, ...], eps: float
                 ) -> np.ndarray:
-        self.axes = axes
-        mean = x.mean(axis=axes, keepdims=True)
-        centered = x - mean
-        variance = (centered * centered).mean(axis=axes, keepdims=True)
-        self.rstd = 1.0 / np.sqrt(variance + eps)
-        self.xhat = centered * self.rstd
-        self.weight = weight
-        out = self.xhat if weight is None else self.xhat * weight
-        return out + bias if bias is not None else out
+        size = math.prod(x.shape[i] for i in axes)
+        self.rows = x.reshape(-1, size)
+        self.shape, self.param_shape = x.shape, x.shape[x.ndim - len(axes):]
+        self.weight = None if weight is None else weight.reshape(-1)
+        out = np.empty(self.rows.shape, dtype=x.dtype)
+        self.mean = np.empty((self.rows.shape[0], 1), dtype=x.dtype)
+        self.rstd = np.empty_like(self.mean)
+        flat_bias = None if bias is None else bias.reshape(-1)
+
+        def normalize(out: np.ndarray, mean: np.ndarray, rstd: np.ndarray, rows: np.ndarray
+                      ) -> None:
+            mean[:, 0] = rows.sum(axis=1) * (1.0 / size)
+            np.subtract(rows, mean, out=out)
+            variance = np.einsum("ij,ij->i", out, out) * (1.0 / size)
+            rstd[:, 0] = 1.0 / np.sqrt(variance + eps)
+            out *= rstd
+            if self.weight is not None:
+                out *= self.weight
+            if flat_bias is not None:
+                out += flat_bias
+
+        parallel_rows(normalize, (out, self.mean, self.rstd), (self.rows,))
+        return out.reshape(x.shape)
 
     def backward(self, grad: np.ndarray) -> tuple:
-        xhat, axes = self.xhat, self.axes
-        leading = tuple(range(grad.ndim - len(axes)))
-        grads: list[np.ndarray | None] = [None]
-        grad_xhat = grad if self.weight is None else grad * self.weight
+        xhat = np.empty(self.rows.shape, dtype=self.rows.dtype)
+        parallel_rows(_normalized, (xhat,), (self.rows, self.mean, self.rstd))
+        grad_rows = grad.reshape(xhat.shape)
+        grads: list[np.ndarray | None] = [None, None, None][: len(self.needs_input_grad)]
+        if len(grads) > 1 and self.needs_input_grad[1]:
+            grads[1] = np.einsum("ij,ij->j", grad_rows, xhat).reshape(self.param_shape)
+        if len(grads) > 2 and self.needs_input_grad[2]:
+            grads[2] = grad_rows.sum(axis=0).reshape(self.param_shape)
         if self.needs_input_grad[0]:
-            mean_g = grad_xhat.mean(axis=axes, keepdims=True)
-            mean_gx = (grad_xhat * xhat).mean(axis=axes, keepdims=True)
-            grads[0] = self.rstd * (grad_xhat - mean_g - xhat * mean_gx)
-        if len(self.needs_input_grad) > 1:
-            need_w = self.needs_input_grad[1]
-            grads.append((grad * xhat).sum(axis=leading) if need_w else None)
-        if len(self.needs_input_grad) > 2:
-            grads.append(grad.sum(axis=leading) if self.needs_input_grad[2] else None)
+            # rstd * (grad_xhat - mean(grad_xhat) - xhat * mean(grad_xhat * xhat)), in xhat
+            def input_grad(grad_x: np.ndarray, grad_rows: np.ndarray, rstd: np.ndarray) -> None:
+                weight = self.weight
+                grad_xhat = grad_rows if weight is None else grad_rows * weight
+                inverse_size = 1.0 / grad_x.shape[1]
+                mean_g = grad_xhat.sum(axis=1, keepdims=True) * inverse_size
+                mean_gx = np.einsum("ij,ij->i", grad_xhat, grad_x) * inverse_size
+                grad_x *= mean_gx[:, None]
+                np.subtract(grad_xhat, grad_x, out=grad_x)
+                grad_x -= mean_g
+                grad_x *= rstd
+
+            parallel_rows(input_grad, (xhat,), (grad_rows, self.rstd))
+            grads[0] = xhat.reshape(self.shape)
         return tuple(grads)
+
+
+def _normalized(xhat: np.ndarray, rows: np.ndarray, mean: np.ndarray, rstd: np.ndarray) -> None:
+    np.subtract(rows, mean, out=xhat)
+    xhat *= rstd
 
 
 class LayerNorm(Module):

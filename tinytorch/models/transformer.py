@@ -30,6 +30,7 @@ from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.generation import generate
 from tinytorch.text.embeddings import Embedding, EmbeddingLayer
+from tinytorch.text.lookup import as_token_ids
 
 POSITION_ENCODINGS = ("learned", "sinusoidal", "rope", "alibi", None)
 _TABLE_ENCODINGS = ("learned", "sinusoidal")  # added to the token vectors, length-limited
@@ -104,6 +105,12 @@ class GPT(Module):
             )
         if not isinstance(tie_weights, bool):
             raise TypeError(f"tie_weights must be a bool, got {tie_weights!r}")
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float, np.floating))
+            or not 0.0 <= dropout < 1.0
+        ):
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
         self._config = {
             "vocab_size": int(vocab_size),
             "embed_dim": int(embed_dim),
@@ -171,9 +178,13 @@ class GPT(Module):
                     f"got {len(kv_caches)}"
                 )
             offset = kv_caches[0].length
+        ids = as_token_ids(ids, self._config["vocab_size"])
+        if ids.ndim != 2 or 0 in ids.shape:
+            raise ValueError(
+                f"GPT expects ids of shape (batch, seq_len) with batch >= 1 and seq_len >= 1, "
+                f"got shape {ids.shape}"
+            )
         x = self.embedding(ids, offset=offset)
-        if x.ndim != 3:
-            raise ValueError(f"GPT expects ids of shape (batch, seq_len), got shape {x.shape[:-1]}")
         for i, block in enumerate(self.blocks):
             x = block(x, None if kv_caches is None else kv_caches[i])
         return self.ln_f(x)
