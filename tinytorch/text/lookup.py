@@ -18,8 +18,9 @@ alone, dense (V, D) result):
     1000, 64, 4096         3.0         0.8                1.3          14         0.2-0.5     -
 
 The sparse product wins in every case, so it is the only path: no per-size rule is needed. With
-`sparse=True` the matrix has one row per *distinct* id instead of V rows, so the product yields
-exactly the rows of a `RowSparseGrad` and the dense (V, D) table is never allocated.
+`sparse=True` the upstream rows are handed over unmerged as a `RowSparseGrad`, which sums repeated
+ids (the same product, with one row per distinct id) when the optimizer first reads it; the dense
+(V, D) table is never allocated.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from scipy import sparse as scipy_sparse
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.core.sparse import RowSparseGrad
+from tinytorch.core.sparse import RowSparseGrad, distinct_rows
 from tinytorch.core.tensor import Tensor
 
 
@@ -114,19 +115,6 @@ def embedding_renorm_(
 
 
 # ----------------------------------------------------------------------------- scatter-add
-def _distinct_rows(ids: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct ids and, for each id, its index among them.
-
-    Counting costs O(ids + table rows) and beats sorting (0.3 vs 2.6 ms for 65,536 ids into
-    50,000 rows) unless the table dwarfs the batch, where sorting avoids an O(V) pass.
-    """
-    if num_rows > 8 * ids.size:
-        return np.unique(ids, return_inverse=True)
-    present = np.bincount(ids, minlength=num_rows) > 0
-    rank = np.cumsum(present) - 1
-    return np.flatnonzero(present), rank[ids]
-
-
 def scatter_add_rows(
     ids: np.ndarray,
     grad: np.ndarray,
@@ -140,24 +128,23 @@ def scatter_add_rows(
     Positions holding `padding_idx` contribute nothing (their id is dropped, not just zeroed, so
     a sparse gradient does not even list the padding row).
     """
-    dim = grad.shape[1]
     weights = np.ones(ids.size, dtype=grad.dtype)
     if scale_grad_by_freq:
-        _, inverse = _distinct_rows(ids, num_rows)
+        _, inverse = distinct_rows(ids, num_rows)
         weights = (1.0 / np.bincount(inverse)).astype(grad.dtype)[inverse]
     column_starts = np.arange(ids.size + 1)
     if padding_idx is not None:
         keep = ids != padding_idx
         ids, weights = ids[keep], weights[keep]
         column_starts = np.concatenate(([0], np.cumsum(keep)))
-    if not sparse:
-        matrix = scipy_sparse.csc_array((weights, ids, column_starts), (num_rows, grad.shape[0]))
-        return matrix @ grad
-    distinct, inverse = _distinct_rows(ids, num_rows)
-    matrix = scipy_sparse.csc_array(
-        (weights, inverse, column_starts), (distinct.size, grad.shape[0])
-    )
-    return RowSparseGrad(distinct, matrix @ grad, (num_rows, dim))
+    if sparse:
+        # The raw rows go out unmerged; RowSparseGrad sums repeated ids when first read.
+        rows = grad if padding_idx is None else grad[keep]
+        if scale_grad_by_freq:
+            rows = rows * weights[:, None]
+        return RowSparseGrad.from_rows(ids, rows, (num_rows, grad.shape[1]))
+    matrix = scipy_sparse.csc_array((weights, ids, column_starts), (num_rows, grad.shape[0]))
+    return matrix @ grad
 
 
 # ----------------------------------------------------------------------------- the op
