@@ -25,7 +25,6 @@ from threadpoolctl import threadpool_limits
 from tinytorch import train
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
-from tinytorch.models.transformer import GPT
 
 
 def _status_mb(field: str) -> float:
@@ -51,13 +50,7 @@ def soak(
         shape = dataclasses.replace(shape, num_layers=num_layers)
     data = train.prepare_data(args, shape.block_size)
     manual_seed(args.seed)
-    model = GPT(
-        vocab_size=data.tokenizer.vocab_size,
-        embed_dim=shape.embed_dim,
-        num_layers=shape.num_layers,
-        num_heads=shape.num_heads,
-        max_seq_len=shape.block_size,
-    )
+    model = shape.build_model(data.tokenizer.vocab_size)
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as out_dir:
         trainer = train.Trainer(args, out_dir, data, model, echo=lambda line: None)

@@ -58,6 +58,16 @@ class Preset:
     corpus_chars: int  # size of the built-in corpus
     bpe_vocab_size: int
 
+    def build_model(self, vocab_size: int) -> GPT:
+        """A freshly initialised GPT of this preset's shape (seed tinytorch's generator first)."""
+        return GPT(
+            vocab_size=vocab_size,
+            embed_dim=self.embed_dim,
+            num_layers=self.num_layers,
+            num_heads=self.num_heads,
+            max_seq_len=self.block_size,
+        )
+
 
 PRESETS = {
     "tiny": Preset(
@@ -605,13 +615,7 @@ def run(
         preset = PRESETS[args.preset]
         data = prepare_data(args, preset.block_size)
         manual_seed(args.seed)
-        model = GPT(
-            vocab_size=data.tokenizer.vocab_size,
-            embed_dim=preset.embed_dim,
-            num_layers=preset.num_layers,
-            num_heads=preset.num_heads,
-            max_seq_len=preset.block_size,
-        )
+        model = preset.build_model(data.tokenizer.vocab_size)
     trainer = Trainer(args, out_dir, data, model, echo)
     config = RunConfig(model=model.config, train=dataclasses.asdict(args), tokenizer=args.tokenizer)
     if resume:
