@@ -48,6 +48,14 @@ def run_ours(optimizer: Optimizer, params: list[Parameter], grads: list[list[np.
         optimizer.step()
 
 
+def step_both(ours, reference, params, ref_params, grads) -> None:
+    """Give both optimizers the same gradients, then step each once."""
+    for p, r, g in zip(params, ref_params, grads, strict=True):
+        p.grad, r.grad = g.copy(), torch.tensor(g)
+    ours.step()
+    reference.step()
+
+
 @pytest.mark.parametrize(("cls", "kwargs"), CASES, ids=CASE_IDS)
 def test_trajectory_matches_torch_for_100_steps(cls, kwargs):
     params = [Parameter(v) for v in initial_values()]
@@ -56,10 +64,7 @@ def test_trajectory_matches_torch_for_100_steps(cls, kwargs):
     ours = cls(params, **kwargs)
     reference = getattr(torch.optim, cls.__name__)(ref_params, **kwargs)
     for step_grads in gradient_sequence(100):
-        for p, r, g in zip(params, ref_params, step_grads, strict=True):
-            p.grad, r.grad = g.copy(), torch.tensor(g)
-        ours.step()
-        reference.step()
+        step_both(ours, reference, params, ref_params, step_grads)
         for p, r in zip(params, ref_params, strict=True):
             np.testing.assert_allclose(p.data, r.detach().numpy(), rtol=1e-4, atol=1e-6)
     for p, array in zip(params, arrays, strict=True):
@@ -81,10 +86,7 @@ def test_param_groups_with_their_own_hyperparameters_match_torch():
     reference = torch.optim.AdamW(groups(ref_params), lr=0.01, betas=(0.85, 0.995))
     assert ours.param_groups[1]["lr"] == 0.01 and ours.param_groups[1]["weight_decay"] == 0.01
     for step_grads in gradient_sequence(30):
-        for p, r, g in zip(params, ref_params, step_grads, strict=True):
-            p.grad, r.grad = g.copy(), torch.tensor(g)
-        ours.step()
-        reference.step()
+        step_both(ours, reference, params, ref_params, step_grads)
     for p, r in zip(params, ref_params, strict=True):
         np.testing.assert_allclose(p.data, r.detach().numpy(), rtol=1e-4, atol=1e-6)
 
