@@ -2,8 +2,8 @@
 
 Each step looks up a fixed batch of ids and back-propagates a fixed upstream gradient
 (`out.backward(g)`), starting from `weight.grad = None` so no accumulation is timed. Both
-libraries run in this process on float32 with torch limited to numpy's thread count; steps of the
-two libraries alternate so background load hits both alike. Reported: median ms per step.
+libraries run in this process on float32 with torch limited to numpy's thread count; the
+libraries take turns in blocks of steps (`benchmarks.timing.compare`). Reported: median ms per step.
 
     python benchmarks/bench_embedding.py [--reps 15]
 """
@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
+from benchmarks.timing import compare
 from tinytorch.text.embeddings import Embedding
 
 # (vocab_size, embed_dim, number of ids): a GPT-2-sized vocabulary, and a character-level one.
@@ -31,22 +30,6 @@ def numpy_thread_count() -> int:
         if os.environ.get(name, "").isdigit():
             return int(os.environ[name])
     return len(os.sched_getaffinity(0))
-
-
-def _time_ms_alternating(
-    steps: dict[str, Callable[[], None]], reps: int, warmup: int
-) -> dict[str, list[float]]:
-    """Milliseconds of every timed step, per library; the libraries take turns step by step."""
-    for _ in range(warmup):
-        for step in steps.values():
-            step()
-    times: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(reps):
-        for name, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[name].append(1000.0 * (time.perf_counter() - start))
-    return times
 
 
 def _steps(
@@ -80,20 +63,15 @@ def run(reps: int = 15, warmup: int = 3, cases: tuple = CASES) -> list[dict]:
     rows = []
     for vocab_size, embed_dim, num_ids in cases:
         for sparse in (False, True):
-            ms = _time_ms_alternating(_steps(vocab_size, embed_dim, num_ids, sparse), reps, warmup)
-            ours, theirs = ms["tinytorch"], ms["torch"]
+            steps = _steps(vocab_size, embed_dim, num_ids, sparse)
+            timings = compare(steps["tinytorch"], steps["torch"], reps, warmup)
             rows.append(
                 {
                     "vocab_size": vocab_size,
                     "embed_dim": embed_dim,
                     "num_ids": num_ids,
                     "sparse": sparse,
-                    "tinytorch_ms": statistics.median(ours),
-                    "torch_ms": statistics.median(theirs),
-                    "ratio": statistics.median(ours) / statistics.median(theirs),
-                    "tinytorch_best_ms": min(ours),
-                    "torch_best_ms": min(theirs),
-                    "best_ratio": min(ours) / min(theirs),
+                    **timings,
                 }
             )
     return rows
