@@ -1,6 +1,7 @@
 """Ops split over threads give bit-identical results at every thread count.
 
-Attention (per batch slice), tanh-GELU and LayerNorm (per row range) run their slices on
+Attention (per batch slice), tanh-GELU, LayerNorm and the embedding lookup (per row range) and
+the embedding's dense backward (per block of positions) run their slices on
 `tinytorch.core.parallel`'s threads; each slice is computed exactly as it would be alone, so
 forward values and gradients must not change by a single bit with the thread count.
 """
@@ -13,6 +14,7 @@ from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.layers import LayerNorm
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.text.embeddings import Embedding
 
 
 @pytest.fixture
@@ -56,6 +58,17 @@ def _layer_norm_results():
     return [out.data, t.grad, norm.weight.grad, norm.bias.grad]
 
 
+def _embedding_results():
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 65, (32, 512))  # 16,384 ids: four blocks of positions in backward
+    (upstream,) = _arrays((32, 512, 384))
+    manual_seed(0)
+    table = Embedding(65, 384, padding_idx=3)
+    out = table(ids)
+    out.backward(upstream)
+    return [out.data, table.weight.grad]
+
+
 @pytest.mark.parametrize(
     "compute",
     [
@@ -63,8 +76,9 @@ def _layer_norm_results():
         lambda: _attention_results(0.2),
         _gelu_results,
         _layer_norm_results,
+        _embedding_results,
     ],
-    ids=["attention", "attention-dropout", "gelu-tanh", "layer-norm"],
+    ids=["attention", "attention-dropout", "gelu-tanh", "layer-norm", "embedding"],
 )
 def test_results_do_not_depend_on_the_thread_count(threads, compute):
     threads(1)
@@ -90,6 +104,21 @@ def test_attention_splits_its_batch_over_the_threads(threads, monkeypatch):
     seen.clear()
     _attention_results(0.2)  # dropout: one slice, so masks are drawn in one order
     assert seen == [1, 1]
+
+
+def test_embedding_lookup_and_dense_backward_use_the_threads(threads, monkeypatch):
+    seen = []
+    original = parallel.parallel_map
+
+    def recording_map(function, pieces):
+        seen.append(len(pieces))
+        return original(function, pieces)
+
+    monkeypatch.setattr("tinytorch.core.parallel.parallel_map", recording_map)
+    monkeypatch.setattr("tinytorch.text.lookup.parallel_map", recording_map)
+    threads(2)
+    _embedding_results()
+    assert seen == [2, 4]  # forward: two row ranges; backward: four blocks of positions
 
 
 def test_split_range_covers_everything_once():

@@ -14,8 +14,16 @@ from tinytorch.text.embeddings import Embedding, embedding
 RTOL, ATOL = 1e-4, 1e-5
 
 # (vocab_size, embed_dim, ids shape): a 1-D batch, a (B, T) batch, a 3-D batch, a tiny table that
-# forces many duplicates, and a table much larger than the batch (distinct rows found by sorting).
-SHAPES = [(50, 8, (17,)), (120, 16, (4, 9)), (30, 5, (2, 3, 4)), (3, 7, (6, 5)), (1000, 4, (3, 5))]
+# forces many duplicates, a table much larger than the batch (distinct rows found by sorting), and
+# a character-level batch big enough for the dense backward to sum blocks of positions.
+SHAPES = [
+    (50, 8, (17,)),
+    (120, 16, (4, 9)),
+    (30, 5, (2, 3, 4)),
+    (3, 7, (6, 5)),
+    (1000, 4, (3, 5)),
+    (65, 384, (32, 512)),
+]
 
 
 def _pair(rng, vocab_size, embed_dim, **options):

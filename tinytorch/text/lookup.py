@@ -1,12 +1,12 @@
 """The embedding lookup as one fused op: validate ids, (re)normalise rows, gather, scatter-add.
 
-Forward gathers rows with `np.take` (faster than fancy indexing). Backward is a scatter-add of the
-upstream gradient rows into the rows of the table that were looked up, where repeated ids must
-accumulate. That scatter-add is written as a sparse matrix product: a matrix S with one entry per
-looked-up position (row = its id, column = the position, value = 1, or 1/count with
-`scale_grad_by_freq`) gives `grad_weight = S @ grad` in one pass of compiled code. S is built in
-compressed-column (CSC) form, which needs no sorting: column j holds the single entry of position
-j, so the column pointer is just 0, 1, 2, ... (padding positions get empty columns).
+Forward gathers rows with `np.take` (faster than fancy indexing), split over the op threads.
+Backward is a scatter-add of the upstream gradient rows into the rows of the table that were looked
+up, where repeated ids must accumulate. That scatter-add is written as a sparse matrix product: a
+matrix S with one entry per looked-up position (row = its id, column = the position, value = 1, or
+1/count with `scale_grad_by_freq`) gives `grad_weight = S @ grad` in one pass of compiled code. S is
+built in compressed-column (CSC) form, which needs no sorting: column j holds the single entry of
+position j, so the column pointer is just 0, 1, 2, ... (padding positions get empty columns).
 
 Measured on the project machine (numpy 2.4, scipy 1.17, 2 shared cores; ms for the scatter-add
 alone, dense (V, D) result):
@@ -32,6 +32,12 @@ from scipy import sparse as scipy_sparse
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.core.parallel import (
+    MIN_ELEMENTS_PER_PIECE,
+    parallel_map,
+    parallel_rows,
+    split_range,
+)
 from tinytorch.core.sparse import RowSparseGrad, distinct_rows
 from tinytorch.core.tensor import Tensor
 
@@ -114,6 +120,25 @@ def embedding_renorm_(
         weight[rows[too_long]] *= scale[:, None]
 
 
+# -------------------------------------------------------------------------------- gather
+def gather_rows(weight: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """`weight[ids]` for validated ids of any shape, written by the op threads in row ranges.
+
+    The copy is memory-bound, and one core does not saturate memory bandwidth: two threads took
+    1.0 ms instead of 1.9 ms for 16,384 rows of 384 floats. `mode="clip"` is only there because
+    `np.take` with `out=` and the default `mode="raise"` first gathers into a hidden buffer
+    (6.8 ms); the ids were range-checked already, so nothing is ever clipped.
+    """
+    flat_ids = ids.reshape(-1)
+    out = np.empty((flat_ids.size, weight.shape[1]), dtype=weight.dtype)
+
+    def gather(out_rows: np.ndarray, id_rows: np.ndarray) -> None:
+        np.take(weight, id_rows, axis=0, out=out_rows, mode="clip")
+
+    parallel_rows(gather, [out], [flat_ids])
+    return out.reshape(*ids.shape, weight.shape[1])
+
+
 # ----------------------------------------------------------------------------- scatter-add
 def scatter_add_rows(
     ids: np.ndarray,
@@ -143,8 +168,41 @@ def scatter_add_rows(
         if scale_grad_by_freq:
             rows = rows * weights[:, None]
         return RowSparseGrad.from_rows(ids, rows, (num_rows, grad.shape[1]))
-    matrix = scipy_sparse.csc_array((weights, ids, column_starts), (num_rows, grad.shape[0]))
-    return matrix @ grad
+    return _product_in_position_blocks(ids, weights, column_starts, num_rows, grad)
+
+
+def _product_in_position_blocks(
+    ids: np.ndarray,
+    weights: np.ndarray,
+    column_starts: np.ndarray,
+    num_rows: int,
+    grad: np.ndarray,
+) -> np.ndarray:
+    """`S @ grad` for S in CSC form, as a sum of partial products over blocks of positions.
+
+    The product is bound by reading grad, which goes faster from several cores at once: each op
+    thread multiplies its blocks of positions into a private (V, D) partial. The block count
+    depends on the sizes only, never on the thread count, and the partials are added in block
+    order, so the result is the same at every thread count. Blocks are used only while the
+    partials are small beside the work: for 65 rows and 16,384 ids of 384 floats, two threads
+    took the product from 1.9 to 1.3 ms; a 50,000-row table is multiplied in one piece.
+    """
+    num_positions = column_starts.size - 1
+    blocks = min(4, grad.size // MIN_ELEMENTS_PER_PIECE, num_positions // max(8 * num_rows, 1))
+
+    def product(positions: slice) -> np.ndarray:
+        starts = column_starts[positions.start : positions.stop + 1]
+        entries = slice(starts[0], starts[-1])
+        matrix = scipy_sparse.csc_array(
+            (weights[entries], ids[entries], starts - starts[0]),
+            (num_rows, positions.stop - positions.start),
+        )
+        return matrix @ grad[positions]
+
+    partials = parallel_map(product, split_range(num_positions, max(blocks, 1)))
+    for partial in partials[1:]:
+        partials[0] += partial
+    return partials[0]
 
 
 # ----------------------------------------------------------------------------- the op
@@ -163,7 +221,7 @@ class EmbeddingFunction(Function):
         self.ids, self.num_rows = ids, weight.shape[0]
         self.padding_idx, self.sparse = padding_idx, sparse
         self.scale_grad_by_freq = scale_grad_by_freq
-        return np.take(weight, ids, axis=0)
+        return gather_rows(weight, ids)
 
     def backward(self, grad: np.ndarray) -> np.ndarray | RowSparseGrad:
         flat_grad = grad.reshape(-1, grad.shape[-1])
