@@ -42,7 +42,7 @@ def _embedding(reps: int, warmup: int, threads: int) -> list[dict]:
 
 # name -> (run(reps, warmup, threads), default repetitions, quick repetitions, target ratio)
 CASES: dict[str, tuple[Callable[[int, int, int], list[dict]], int, int, float | None]] = {
-    "embedding": (_embedding, 15, 5, 1.0),
+    "embedding": (_embedding, 40, 10, 1.0),
     "attention": (lambda reps, warmup, _: bench_attention.run(reps, warmup), 10, 3, 1.25),
     "gpt-small": (
         lambda reps, warmup, _: bench_gpt_step.run(bench_gpt_step.SMALL, reps, warmup),

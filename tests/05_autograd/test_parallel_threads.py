@@ -6,6 +6,8 @@ the embedding's dense backward (per block of positions) run their slices on
 forward values and gradients must not change by a single bit with the thread count.
 """
 
+import time
+
 import numpy as np
 import pytest
 
@@ -128,6 +130,33 @@ def test_split_range_covers_everything_once():
             covered = [i for piece in pieces for i in range(length)[piece]]
             assert covered == list(range(length))
             assert len(pieces) == max(1, min(parts, length))
+
+
+def test_every_piece_runs_once_and_results_keep_piece_order(threads):
+    threads(3)
+    calls = []
+
+    def square(piece):
+        calls.append(piece)
+        return piece * piece
+
+    assert parallel.parallel_map(square, range(10)) == [i * i for i in range(10)]
+    assert sorted(calls) == list(range(10))
+
+
+def test_an_error_is_raised_only_after_every_piece_has_finished(threads):
+    threads(2)
+    finished = []
+
+    def piece_work(piece):
+        if piece == 0:
+            raise ValueError("first piece failed")
+        time.sleep(0.05)  # still writing its rows when piece 0 has already failed
+        finished.append(piece)
+
+    with pytest.raises(ValueError, match="first piece failed"):
+        parallel.parallel_map(piece_work, [0, 1])
+    assert finished == [1]
 
 
 def test_an_error_in_a_thread_reaches_the_caller(threads):
