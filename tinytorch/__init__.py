@@ -7,10 +7,13 @@ PyTorch: `tinytorch.Tensor`, `tinytorch.no_grad`, `tinytorch.manual_seed`, and t
 """
 
 from tinytorch import nn, optim
+from tinytorch.core.allocator import keep_freed_memory
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
 
 __version__ = "0.1.0"
+
+keep_freed_memory()  # reuse freed memory across training steps: see tinytorch.core.allocator
 
 __all__ = ["Tensor", "__version__", "manual_seed", "nn", "no_grad", "optim"]
