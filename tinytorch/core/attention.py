@@ -47,7 +47,7 @@ def _masked_softmax_(scores: np.ndarray) -> np.ndarray:
         row_max[empty_rows] = 0.0  # exp(-inf - 0) = 0 instead of exp(-inf + inf) = NaN
     scores -= row_max
     np.exp(scores, out=scores)
-    total = scores.sum(axis=-1, keepdims=True)
+    total = np.einsum("...j->...", scores)[..., None]
     if empty_rows.any():
         total[empty_rows] = 1.0  # the row is all zeros already; keep it that way
     scores *= 1.0 / total
@@ -230,7 +230,7 @@ class ScaledDotProductAttention(Function):
             grad_scores = _unbroadcast(grad_scores, weights.shape)
             if keep is not None:
                 grad_scores *= keep
-            row_dot = (grad_rows * out[..., a:b, :]).sum(axis=-1, keepdims=True)
+            row_dot = np.einsum("...j,...j->...", grad_rows, out[..., a:b, :])[..., None]
             grad_scores -= _unbroadcast(row_dot, weights.shape[:-1] + (1,))
             grad_scores *= weights
             if grad_q is not None:

@@ -275,7 +275,7 @@ class LayerNormFunction(Function):
 
         def normalize(out: np.ndarray, mean: np.ndarray, rstd: np.ndarray, rows: np.ndarray
                       ) -> None:
-            mean[:, 0] = rows.sum(axis=1) * (1.0 / size)
+            mean[:, 0] = np.einsum("ij->i", rows) * (1.0 / size)
             np.subtract(rows, mean, out=out)
             variance = np.einsum("ij,ij->i", out, out) * (1.0 / size)
             rstd[:, 0] = 1.0 / np.sqrt(variance + eps)
@@ -303,7 +303,7 @@ class LayerNormFunction(Function):
                 weight = self.weight
                 grad_xhat = grad_rows if weight is None else grad_rows * weight
                 inverse_size = 1.0 / grad_x.shape[1]
-                mean_g = grad_xhat.sum(axis=1, keepdims=True) * inverse_size
+                mean_g = np.einsum("ij->i", grad_xhat)[:, None] * inverse_size
                 mean_gx = np.einsum("ij,ij->i", grad_xhat, grad_x) * inverse_size
                 grad_x *= mean_gx[:, None]
                 np.subtract(grad_xhat, grad_x, out=grad_x)
