@@ -46,7 +46,7 @@ CASES: dict[str, tuple[Callable[[int, int, int], list[dict]], int, int, float | 
     "attention": (lambda reps, warmup, _: bench_attention.run(reps, warmup), 10, 3, 1.25),
     "gpt-small": (
         lambda reps, warmup, _: bench_gpt_step.run(bench_gpt_step.SMALL, reps, warmup),
-        20,
+        40,
         5,
         1.25,
     ),
