@@ -1,7 +1,7 @@
 """Ops split over threads give bit-identical results at every thread count.
 
 Attention (per batch slice), tanh-GELU, LayerNorm and the embedding lookup (per row range) and
-the embedding's dense backward (per block of positions) run their slices on
+the row sums of the embedding's gradients (per block of positions) run their slices on
 `tinytorch.core.parallel`'s threads; each slice is computed exactly as it would be alone, so
 forward values and gradients must not change by a single bit with the thread count.
 """
@@ -60,15 +60,16 @@ def _layer_norm_results():
     return [out.data, t.grad, norm.weight.grad, norm.bias.grad]
 
 
-def _embedding_results():
+def _embedding_results(sparse=False):
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 65, (32, 512))  # 16,384 ids: four blocks of positions in backward
     (upstream,) = _arrays((32, 512, 384))
     manual_seed(0)
-    table = Embedding(65, 384, padding_idx=3)
+    table = Embedding(65, 384, padding_idx=3, sparse=sparse)
     out = table(ids)
     out.backward(upstream)
-    return [out.data, table.weight.grad]
+    grad = table.weight.grad
+    return [out.data, grad.indices, grad.values] if sparse else [out.data, grad]
 
 
 @pytest.mark.parametrize(
@@ -79,8 +80,16 @@ def _embedding_results():
         _gelu_results,
         _layer_norm_results,
         _embedding_results,
+        lambda: _embedding_results(sparse=True),
     ],
-    ids=["attention", "attention-dropout", "gelu-tanh", "layer-norm", "embedding"],
+    ids=[
+        "attention",
+        "attention-dropout",
+        "gelu-tanh",
+        "layer-norm",
+        "embedding",
+        "embedding-sparse",
+    ],
 )
 def test_results_do_not_depend_on_the_thread_count(threads, compute):
     threads(1)
@@ -91,7 +100,9 @@ def test_results_do_not_depend_on_the_thread_count(threads, compute):
             np.testing.assert_array_equal(ours, reference)
 
 
-def test_attention_splits_its_batch_over_the_threads(threads, monkeypatch):
+@pytest.fixture
+def pieces_per_call(monkeypatch):
+    """The number of pieces of every `parallel_map` call made through the given modules."""
     seen = []
     original = parallel.parallel_map
 
@@ -99,7 +110,16 @@ def test_attention_splits_its_batch_over_the_threads(threads, monkeypatch):
         seen.append(len(pieces))
         return original(function, pieces)
 
-    monkeypatch.setattr("tinytorch.core.attention.parallel_map", recording_map)
+    def record(*modules):
+        for module in modules:
+            monkeypatch.setattr(f"{module}.parallel_map", recording_map)
+        return seen
+
+    return record
+
+
+def test_attention_splits_its_batch_over_the_threads(threads, pieces_per_call):
+    seen = pieces_per_call("tinytorch.core.attention")
     threads(3)
     _attention_results(0.0)
     assert seen == [3, 3]  # forward and backward, three batch slices each
@@ -108,19 +128,14 @@ def test_attention_splits_its_batch_over_the_threads(threads, monkeypatch):
     assert seen == [1, 1]
 
 
-def test_embedding_lookup_and_dense_backward_use_the_threads(threads, monkeypatch):
-    seen = []
-    original = parallel.parallel_map
-
-    def recording_map(function, pieces):
-        seen.append(len(pieces))
-        return original(function, pieces)
-
-    monkeypatch.setattr("tinytorch.core.parallel.parallel_map", recording_map)
-    monkeypatch.setattr("tinytorch.text.lookup.parallel_map", recording_map)
+def test_embedding_lookup_and_both_row_sums_use_the_threads(threads, pieces_per_call):
+    seen = pieces_per_call("tinytorch.core.parallel", "tinytorch.core.sparse")
     threads(2)
     _embedding_results()
     assert seen == [2, 4]  # forward: two row ranges; backward: four blocks of positions
+    seen.clear()
+    _embedding_results(sparse=True)  # backward hands rows over; reading them sums the blocks
+    assert seen == [2, 4]
 
 
 def test_split_range_covers_everything_once():

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse as scipy_sparse
 
+from tinytorch.core.parallel import MIN_ELEMENTS_PER_PIECE, parallel_map, split_range
+
 
 def distinct_rows(ids: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct ids and, for each id, its index among them.
@@ -29,6 +31,42 @@ def distinct_rows(ids: np.ndarray, num_rows: int) -> tuple[np.ndarray, np.ndarra
     present = np.bincount(ids, minlength=num_rows) > 0
     rank = np.cumsum(present) - 1
     return np.flatnonzero(present), rank[ids]
+
+
+def sum_into_rows(
+    rows: np.ndarray,
+    weights: np.ndarray,
+    column_starts: np.ndarray,
+    num_rows: int,
+    values: np.ndarray,
+) -> np.ndarray:
+    """(num_rows, D): each row the weighted sum of the `values` rows (N, D) sent to it.
+
+    `S @ values` for the sparse matrix S in CSC form: column j (a row of `values`) holds at most
+    one entry, `weights[k]` in row `rows[k]` for k in `column_starts[j]:column_starts[j + 1]`.
+    The product is bound by reading `values`, which goes faster from several cores at once: each
+    op thread multiplies its blocks of columns into a private (num_rows, D) partial. The block
+    count depends on the sizes only, never on the thread count, and the partials are added in
+    block order, so the result is the same at every thread count. Blocks are used only while the
+    partials are small beside the work: for 65 rows and 16,384 ids of 384 floats, two threads
+    took the product from 1.9 to 1.3 ms; a 50,000-row table is multiplied in one piece.
+    """
+    num_columns = column_starts.size - 1
+    blocks = min(4, values.size // MIN_ELEMENTS_PER_PIECE, num_columns // max(8 * num_rows, 1))
+
+    def product(columns: slice) -> np.ndarray:
+        starts = column_starts[columns.start : columns.stop + 1]
+        entries = slice(starts[0], starts[-1])
+        matrix = scipy_sparse.csc_array(
+            (weights[entries], rows[entries], starts - starts[0]),
+            (num_rows, columns.stop - columns.start),
+        )
+        return matrix @ values[columns]
+
+    partials = parallel_map(product, split_range(num_columns, max(blocks, 1)))
+    for partial in partials[1:]:
+        partials[0] += partial
+    return partials[0]
 
 
 class RowSparseGrad:
@@ -55,16 +93,14 @@ class RowSparseGrad:
         return grad
 
     def _merge(self) -> None:
-        """Sum repeated rows with one sparse-matrix product (one column per raw row)."""
+        """Sum repeated rows into one row per distinct id (`sum_into_rows`, one column per row)."""
         if self._merged:
             return
         distinct, inverse = distinct_rows(self._rows, self.shape[0])
         count = self._rows.size
         ones = np.ones(count, dtype=self._row_values.dtype)
-        summing = scipy_sparse.csc_array(
-            (ones, inverse, np.arange(count + 1)), (distinct.size, count)
-        )
-        self._rows, self._row_values, self._merged = distinct, summing @ self._row_values, True
+        summed = sum_into_rows(inverse, ones, np.arange(count + 1), distinct.size, self._row_values)
+        self._rows, self._row_values, self._merged = distinct, summed, True
 
     @property
     def indices(self) -> np.ndarray:

@@ -17,10 +17,10 @@ alone, dense (V, D) result):
     50000, 256, 2048      16          26                 11             -           6.5        -
     1000, 64, 4096         3.0         0.8                1.3          14         0.2-0.5     -
 
-The sparse product wins in every case, so it is the only path: no per-size rule is needed. With
-`sparse=True` the upstream rows are handed over unmerged as a `RowSparseGrad`, which sums repeated
-ids (the same product, with one row per distinct id) when the optimizer first reads it; the dense
-(V, D) table is never allocated.
+The sparse product wins in every case, so it is the only path: no per-size rule is needed. It is
+`tinytorch.core.sparse.sum_into_rows`. With `sparse=True` the upstream rows are handed over
+unmerged as a `RowSparseGrad`, which sums repeated ids with the same function (one row per
+distinct id) when the optimizer first reads it; the dense (V, D) table is never allocated.
 """
 
 from __future__ import annotations
@@ -28,17 +28,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import sparse as scipy_sparse
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.core.parallel import (
-    MIN_ELEMENTS_PER_PIECE,
-    parallel_map,
-    parallel_rows,
-    split_range,
-)
-from tinytorch.core.sparse import RowSparseGrad, distinct_rows
+from tinytorch.core.parallel import parallel_rows
+from tinytorch.core.sparse import RowSparseGrad, distinct_rows, sum_into_rows
 from tinytorch.core.tensor import Tensor
 
 
@@ -168,41 +162,7 @@ def scatter_add_rows(
         if scale_grad_by_freq:
             rows = rows * weights[:, None]
         return RowSparseGrad.from_rows(ids, rows, (num_rows, grad.shape[1]))
-    return _product_in_position_blocks(ids, weights, column_starts, num_rows, grad)
-
-
-def _product_in_position_blocks(
-    ids: np.ndarray,
-    weights: np.ndarray,
-    column_starts: np.ndarray,
-    num_rows: int,
-    grad: np.ndarray,
-) -> np.ndarray:
-    """`S @ grad` for S in CSC form, as a sum of partial products over blocks of positions.
-
-    The product is bound by reading grad, which goes faster from several cores at once: each op
-    thread multiplies its blocks of positions into a private (V, D) partial. The block count
-    depends on the sizes only, never on the thread count, and the partials are added in block
-    order, so the result is the same at every thread count. Blocks are used only while the
-    partials are small beside the work: for 65 rows and 16,384 ids of 384 floats, two threads
-    took the product from 1.9 to 1.3 ms; a 50,000-row table is multiplied in one piece.
-    """
-    num_positions = column_starts.size - 1
-    blocks = min(4, grad.size // MIN_ELEMENTS_PER_PIECE, num_positions // max(8 * num_rows, 1))
-
-    def product(positions: slice) -> np.ndarray:
-        starts = column_starts[positions.start : positions.stop + 1]
-        entries = slice(starts[0], starts[-1])
-        matrix = scipy_sparse.csc_array(
-            (weights[entries], ids[entries], starts - starts[0]),
-            (num_rows, positions.stop - positions.start),
-        )
-        return matrix @ grad[positions]
-
-    partials = parallel_map(product, split_range(num_positions, max(blocks, 1)))
-    for partial in partials[1:]:
-        partials[0] += partial
-    return partials[0]
+    return sum_into_rows(ids, weights, column_starts, num_rows, grad)
 
 
 # ----------------------------------------------------------------------------- the op
