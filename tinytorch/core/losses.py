@@ -17,7 +17,7 @@ from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.functional import mean, mul, sub
 from tinytorch.core.functional import sum as tensor_sum
 from tinytorch.core.layers import Module
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, integer_array
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -96,15 +96,11 @@ class CrossEntropyFunction(Function):
 
 def _as_target(target: Any) -> np.ndarray:
     """Class ids as an integer array; floats and bools are rejected, never truncated."""
-    array = target.data if isinstance(target, Tensor) else np.asarray(target)
-    if array.size == 0 and not isinstance(target, (np.ndarray, Tensor)):
-        array = array.astype(np.int64)  # an empty Python list has no element type to check
-    if array.dtype.kind not in "iu":
-        raise TypeError(
-            f"cross_entropy targets must be integer class ids, got dtype {array.dtype} "
-            "(class-probability targets are not supported)"
-        )
-    return array
+    return integer_array(
+        target,
+        "cross_entropy targets must be integer class ids, got dtype {dtype} "
+        "(class-probability targets are not supported)",
+    )
 
 
 def _check_target_range(target: np.ndarray, num_classes: int, ignore_index: int) -> None:

@@ -10,7 +10,7 @@ never silently turns into float64.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,6 +55,23 @@ def normalize_axis(axis: int, ndim: int) -> int:
             f"(allowed: {-ndim} to {ndim - 1})"
         )
     return axis % ndim
+
+
+def integer_array(
+    value: Any, message: str, to_array: Callable[[Any], np.ndarray] = np.asarray
+) -> np.ndarray:
+    """The ids or class indices in `value` (a Tensor, an array or nested sequences) as integers.
+
+    Ids are never cast: a float or bool dtype raises TypeError(message), even for whole numbers;
+    `message` may name the dtype as `{dtype}`. An empty Python sequence has no element type and
+    becomes an empty int64 array. `to_array` converts anything that is not a Tensor.
+    """
+    array = value.data if isinstance(value, Tensor) else to_array(value)
+    if array.size == 0 and not isinstance(value, (np.ndarray, Tensor)):
+        array = array.astype(np.int64)
+    if array.dtype.kind not in "iu":
+        raise TypeError(message.format(dtype=array.dtype))
+    return array
 
 
 def _pick_axis(axis: Axis, dim: Axis) -> Axis:

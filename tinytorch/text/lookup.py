@@ -33,7 +33,7 @@ from tinytorch.core.autograd import Function
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.parallel import parallel_rows
 from tinytorch.core.sparse import RowSparseGrad, distinct_rows, sum_into_rows
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, integer_array
 
 
 # ------------------------------------------------------------------------- id validation
@@ -43,14 +43,12 @@ def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
     Costs a min and a max pass; the offending id is located only on the error path. Negative ids are
     rejected, never wrapped (a wrapped -1 would silently read the last row).
     """
-    array = ids.data if isinstance(ids, Tensor) else _as_rectangular_array(ids)
-    if array.size == 0 and not isinstance(ids, (np.ndarray, Tensor)):
-        array = array.astype(np.int64)  # an empty Python list has no element type to check
-    if array.dtype.kind not in "iu":
-        raise TypeError(
-            f"token ids must be integers, got dtype {array.dtype} (bool and floating-point ids "
-            "are rejected, even whole numbers; convert with .astype(np.int64) on purpose)"
-        )
+    array = integer_array(
+        ids,
+        "token ids must be integers, got dtype {dtype} (bool and floating-point ids are "
+        "rejected, even whole numbers; convert with .astype(np.int64) on purpose)",
+        to_array=_as_rectangular_array,
+    )
     if array.size and (array.min() < 0 or array.max() >= num_embeddings):
         flat = np.flatnonzero((array < 0) | (array >= num_embeddings))[0]
         position = tuple(int(i) for i in np.unravel_index(flat, array.shape))
