@@ -4,7 +4,7 @@ A training step allocates and frees the same activations and gradients every tim
 glibc's malloc gives memory back to the kernel as soon as a few tens of megabytes are free at
 the top of its heap, and maps blocks above a threshold separately, unmapping them on free. The
 next step then takes a page fault for every 4 KiB page it touches again. On the project machine
-that was ~45,000 faults and 15-25% of the bigger benchmark GPT's step (1.87 -> 1.39-1.65 s), and
+that was ~45,000 faults and 15-25% of the bigger benchmark GPT's step (1.87-1.93 -> 1.39-1.66 s), and
 still ~2,700 faults per step of the small one; with freed memory kept: 5 and 3.
 
 So tinytorch, when imported, asks glibc to serve blocks up to 32 MiB (the most it allows) from
@@ -37,6 +37,6 @@ def keep_freed_memory() -> bool:
         return False
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
-    mallopt = ctypes.CDLL("libc.so.6").mallopt
-    mapped_above = mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT)
-    return bool(mapped_above and mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_MEMORY))
+    mallopt = ctypes.CDLL("libc.so.6").mallopt  # returns 1 when glibc accepts the setting
+    heap_limit_set = mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCK_LIMIT)
+    return bool(heap_limit_set and mallopt(_M_TRIM_THRESHOLD, KEPT_FREE_MEMORY))
