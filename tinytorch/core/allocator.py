@@ -4,8 +4,8 @@ A training step allocates and frees the same activations and gradients every tim
 glibc's malloc gives memory back to the kernel as soon as a few tens of megabytes are free at
 the top of its heap, and maps blocks above a threshold separately, unmapping them on free. The
 next step then takes a page fault for every 4 KiB page it touches again. On the project machine
-that was ~45,000 faults and 15-25% of the bigger benchmark GPT's step (1.87-1.93 -> 1.39-1.66 s), and
-still ~2,700 faults per step of the small one; with freed memory kept: 5 and 3.
+that was ~45,000 faults and 15-25% of the bigger benchmark GPT's step (1.87-1.93 s -> 1.39-1.66
+s), and still ~2,700 faults per step of the small one; with freed memory kept: 5 and 3.
 
 So tinytorch, when imported, asks glibc to serve blocks up to 32 MiB (the most it allows) from
 its heap and to keep up to 1 GiB of freed memory there, as PyTorch's caching allocators keep
