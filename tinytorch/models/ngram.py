@@ -2,8 +2,8 @@
 
 A network's validation loss means little on its own: counting which token followed the previous
 few already predicts text well. `NGramModel` is that counting done as well as classical language
-models do it (Chen & Goodman 1998, built as KenLM builds it), fitted on the training ids, so a
-run can show how far the network gets beyond counting.
+models do it (Chen & Goodman 1998; discounts per order from the counts that order uses, as in
+KenLM), fitted on the training ids, so a run can show how far the network gets beyond counting.
 
 For a token w after a context h of k-1 tokens (h' is h without its first token):
 
@@ -44,7 +44,7 @@ from tinytorch.core.tensor import integer_array
 
 # Held-out bits/char stop improving from about 10 characters or 7 BPE tokens of context on; with
 # 12, every text and tokenizer we measured (the built-in corpus, Python's documentation) came
-# within 1.3% of its best order, at about 1 s to fit 1M tokens.
+# within 1.3% of its best order, at about 1 s to fit 900k tokens.
 DEFAULT_ORDER = 12
 FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 
@@ -53,8 +53,8 @@ FALLBACK_DISCOUNTS = (0.5, 1.0, 1.5)
 class _Level:
     """The k-grams of one order, ready for lookup.
 
-    `direct` and `backoff` end with one extra entry, read by index -1 (absent): 0 and 1, which
-    leave p_k = p_{k-1}.
+    `direct` and `backoff` end with one extra entry, read by index -1: an absent k-gram gets no
+    direct share (0), an absent context passes p_{k-1} on whole (1).
     """
 
     keys: np.ndarray  # sorted int64, one per distinct k-gram: context id * radix + token index
