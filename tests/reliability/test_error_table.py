@@ -26,6 +26,7 @@ from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
+from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
 from tinytorch.settings import SettingError
@@ -489,6 +490,12 @@ CASES = [
         lambda s: _cli("generate", str(s.run_copy()), "--prompt", "a", "--top-k", "1000"),
     ),
     Case("option-empty-prompt", lambda s: _cli("generate", str(s.run_copy()), "--prompt", "")),
+    # ------------------------------------------------------------ n-gram baseline
+    Case("ngram-ids-float", lambda s: NGramModel.fit(np.array([0.0, 1.0]), 4)),
+    Case("ngram-id-out-of-range", lambda s: NGramModel.fit(np.array([0, 1, 4]), 4)),
+    Case("ngram-ids-not-1d", lambda s: NGramModel.fit(np.zeros((2, 3), np.int64), 4)),
+    Case("ngram-train-empty", lambda s: NGramModel.fit(np.array([], np.int64), 4)),
+    Case("ngram-order-too-small", lambda s: NGramModel.fit(np.array([0, 1]), 4, order=0)),
 ]
 
 
