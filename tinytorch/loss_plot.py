@@ -12,9 +12,10 @@ def loss_plot_png(
     records: Sequence[Mapping[str, Any]],
     tokens_per_char: float,
     floor_bits_per_char: float | None,
+    baseline_bits_per_char: float | None = None,
 ) -> bytes:
-    """loss.png's bytes: curves in bits per character, so char and BPE runs and the corpus floor
-    share an axis.
+    """loss.png's bytes: curves in bits per character, so char and BPE runs, the corpus floor and
+    the n-gram baseline (the held-out score the network has to beat) share an axis.
 
     Train loss is per token; times tokens-per-character of the training text it becomes bits
     per character on average (exact for a character tokenizer).
@@ -47,6 +48,14 @@ def loss_plot_png(
             linestyle="--",
             linewidth=1,
             label=f"corpus entropy floor ({floor_bits_per_char:.3f})",
+        )
+    if baseline_bits_per_char is not None:
+        ax.axhline(
+            baseline_bits_per_char,
+            color="tab:red",
+            linestyle=":",
+            linewidth=1.5,
+            label=f"n-gram baseline, held out ({baseline_bits_per_char:.3f})",
         )
     ax.set_xlabel("step")
     ax.set_ylabel("bits per character")

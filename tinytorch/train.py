@@ -1,11 +1,12 @@
 """The training loop behind `tinytorch train`: batches, AdamW steps, evaluation, checkpoints.
 
 A run is a pure function of its configs and seed: model initialisation draws from tinytorch's
-generator, batches from a dedicated `np.random.default_rng(seed)`, evaluation uses a fixed slice
-of the validation text, and BLAS runs on one thread (see `run`). Both generators' states, the
-optimizer and the schedule go into every checkpoint, so a resumed run continues bit-exactly where
-the interrupted one stopped. Every file goes through `RunDirectory`; the configs come from
-`train_config`, the text from `training_data`.
+generator, batches from a dedicated `np.random.default_rng(seed)`, evaluation scores fixed windows
+of the held-out text (`tinytorch.evaluation`), and BLAS runs on one thread (see `run`); a run with
+a `--time-budget` also depends on the machine's speed (`tinytorch.time_budget`). Both generators'
+states, the optimizer and the schedule go into every checkpoint, so a resumed run continues
+bit-exactly where the interrupted one stopped. Every file goes through `RunDirectory`; the
+configs come from `train_config`, the text from `training_data`.
 
 Ctrl-C does not kill a step half-way: the first SIGINT only raises a flag, the loop finishes
 the step, saves a checkpoint and raises `TrainingInterrupted`. A second Ctrl-C interrupts at once
@@ -29,15 +30,17 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
-from tinytorch.core.autograd import no_grad
 from tinytorch.core.checks import is_int, is_number
 from tinytorch.core.optimizers import AdamW, WarmupCosineSchedule, clip_grad_norm_
 from tinytorch.core.random import get_rng_state, manual_seed, set_rng_state
 from tinytorch.data import get_batch
+from tinytorch.evaluation import HeldOutScore, score_model
 from tinytorch.loss_plot import loss_plot_png
 from tinytorch.models.gpt_config import GPTConfig
+from tinytorch.models.ngram import DEFAULT_ORDER
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import TRAINER_STATE_FILE, CheckpointError, RunConfig, RunDirectory
+from tinytorch.time_budget import TimeBudget, budget_raised, seconds_used_before
 from tinytorch.train_config import (
     TrainConfig,
     TrainingError,
@@ -66,6 +69,7 @@ class TrainResult:
     val_loss: float
     val_bits_per_char: float
     floor_bits_per_char: float | None
+    baseline_bits_per_char: float  # the n-gram model's, on the same held-out tokens
     samples: list[str]
 
 
@@ -79,10 +83,17 @@ class Trainer:
         data: TrainingData,
         model: GPT,
         echo: Callable[[str], None],
+        started: float | None = None,
     ) -> None:
+        """`started`: time.perf_counter() when the command began (what --time-budget counts
+        from; default now)."""
         self.config, self.run_dir, self.data, self.model, self.echo = (
             config, run_dir, data, model, echo
         )
+        self.started = time.perf_counter() if started is None else started
+        self.budget: TimeBudget | None = None  # set up by `fit` for a --time-budget run
+        self.seconds_used_before = 0.0  # by earlier sessions of this run
+        self.eval_windows = data.held_out.sample(config.eval_tokens)
         self.block_size = model.config.max_seq_len
         decay = [p for p in model.parameters() if p.ndim >= 2]
         no_decay = [p for p in model.parameters() if p.ndim < 2]
@@ -116,6 +127,8 @@ class Trainer:
             "last_val_bits_per_char": self.last_val_bits,
             "loss_sum": self.loss_sum,
             "loss_count": self.loss_count,
+            "seconds": self.seconds_used_before + time.perf_counter() - self.started,
+            "baseline_bits_per_char": self.data.baseline.bits_per_char,
             "schedule": self.schedule.state_dict(),
             "tinytorch_rng": get_rng_state(),
             "data_rng": self.data_rng.bit_generator.state,
@@ -124,13 +137,18 @@ class Trainer:
     def save_checkpoint(self) -> None:
         """Commit a checkpoint of this step, then redraw the plot."""
         with self._stop_on_write_error():
+            if self.config.time_budget is not None:  # the steps planned so far
+                self.run_dir.write_config(RunConfig(model=self.model.config, train=self.config))
             self.run_dir.commit_checkpoint(
                 self.model, self.optimizer.state_dict(), self.trainer_state(), self.metrics
             )
             self.last_checkpoint_step = self.step
             self.run_dir.write_plot(
                 loss_plot_png(
-                    self.metrics, self.data.tokens_per_char, self.data.floor_bits_per_char
+                    self.metrics,
+                    self.data.tokens_per_char,
+                    self.data.floor_bits_per_char,
+                    self.data.baseline.bits_per_char,
                 )
             )
 
@@ -157,6 +175,7 @@ class Trainer:
         optimizer_state, state = self.run_dir.read_training_state(self.model)
         path = self.run_dir.file(TRAINER_STATE_FILE)
         _check_trainer_state(state, path)
+        self.seconds_used_before = seconds_used_before(state, path)
         try:
             self.optimizer.load_state_dict(optimizer_state)
             # The schedule was built with this run's total (--steps may have raised it).
@@ -200,17 +219,14 @@ class Trainer:
             "(try a lower --lr)"
         )
 
-    @no_grad()
-    def evaluate(self) -> tuple[float, float]:
-        """(mean loss per token, bits per character) on the fixed validation slice."""
-        self.model.eval()
-        total_nats, tokens = 0.0, 0
-        for x, y in self.data.val_batches:
-            _, loss = self.model(x, y)
-            total_nats += loss.item() * y.size
-            tokens += y.size
-        self.model.train()
-        return total_nats / tokens, total_nats / math.log(2) / self.data.val_chars
+    def evaluate(self, everything: bool = False) -> HeldOutScore:
+        """The model's score on the periodic sample of held-out windows, or on all of them."""
+        windows = self.data.held_out if everything else self.eval_windows
+        clock = time.perf_counter()
+        score = score_model(self.model, windows, self.config.batch_size)
+        if self.budget is not None:
+            self.budget.timed_evaluation(time.perf_counter() - clock, windows.num_inputs)
+        return score
 
     def log(self, lr: float, tokens_per_sec: float) -> dict[str, Any]:
         record: dict[str, Any] = {
@@ -224,9 +240,21 @@ class Trainer:
         return record
 
     def fit(self, stop_requested: Callable[[], bool]) -> None:
-        config, tokens_per_step = self.config, self.config.batch_size * self.block_size
+        tokens_per_step = self.config.batch_size * self.block_size
+        if self.config.time_budget is not None:
+            self.budget = TimeBudget(
+                self.config.time_budget,
+                self.seconds_used_before,
+                self.started,
+                self.step,
+                tokens_per_step,
+                self.data.held_out.num_inputs,
+            )
+            self.budget.start_training(self.step, time.perf_counter())
+            self._warmup_before_planning = self.config.warmup_steps
+            self._plan(at_least=self.step + 1)  # a session trains at least one step
         bar = tqdm(
-            total=config.steps,
+            total=self.config.steps,
             initial=self.step,
             file=sys.stderr,
             unit="step",
@@ -236,15 +264,19 @@ class Trainer:
         )
         try:
             clock, clock_step = time.perf_counter(), self.step
-            while self.step < config.steps:
+            while self.step < self.config.steps:
                 lr = float(self.optimizer.param_groups[0]["lr"])
                 loss = self.train_step()
                 self.loss_sum += loss
                 self.loss_count += 1
+                if self.budget is not None:
+                    self._plan(at_least=self.step)
+                    bar.total = self.config.steps
                 bar.update(1)
                 now = time.perf_counter()
                 speed = tokens_per_step * (self.step - clock_step) / max(now - clock, 1e-9)
                 bar.set_postfix(loss=f"{loss:.3f}", tok_s=f"{speed:,.0f}", refresh=False)
+                config = self.config
                 evaluate = self.step % config.eval_interval == 0 or self.step == config.steps
                 if evaluate or self.step % LOG_INTERVAL == 0:
                     record = self.log(lr, speed)
@@ -261,17 +293,32 @@ class Trainer:
         finally:
             bar.close()
 
+    def _plan(self, at_least: int) -> None:
+        """Move the end of the run and of its schedule to the steps that fit in the budget."""
+        assert self.budget is not None
+        total = self.budget.planned_steps(self.step, time.perf_counter())
+        if total is None or max(total, at_least) == self.config.steps:
+            return
+        total = max(total, at_least)
+        warmup = min(self._warmup_before_planning, total)
+        self.config = replace(self.config, steps=total, warmup_steps=warmup)
+        self.schedule.set_total_steps(total, warmup)
+
     def _evaluate_and_save(self, record: dict[str, Any]) -> None:
-        val_loss, bits = self.evaluate()
+        everything = self.step == self.config.steps  # the last evaluation scores every token
+        score = self.evaluate(everything)
+        val_loss, bits = score.loss, score.bits_per_char
         record.update(val_loss=val_loss, val_bits_per_char=bits)
+        if everything:
+            record["val_tokens"] = score.targets
         self.last_val_loss, self.last_val_bits = val_loss, bits
         if self.best_val_loss is None or val_loss < self.best_val_loss:
             self.best_val_loss = val_loss
-        floor = self.data.floor_bits_per_char
         self.echo(
             f"step {self.step:>6}/{self.config.steps}: train loss {record['train_loss']:.4f}  "
             f"val loss {val_loss:.4f}  val {bits:.3f} bits/char"
-            + (f"  (corpus floor {floor:.3f})" if floor is not None else "")
+            + (" on all held-out tokens" if everything else "")
+            + f"  ({_comparisons(self.data)})"
         )
         self.save_checkpoint()
 
@@ -286,6 +333,14 @@ class Trainer:
             )
             out.append(tokenizer.decode(generated))
         return out
+
+
+def _comparisons(data: TrainingData) -> str:
+    """'n-gram baseline 0.513, corpus floor 0.291': what a validation number is measured against."""
+    floor = data.floor_bits_per_char
+    return f"n-gram baseline {data.baseline.bits_per_char:.3f}" + (
+        f", corpus floor {floor:.3f}" if floor is not None else ""
+    )
 
 
 def _check_trainer_state(state: dict[str, Any], path: str) -> None:
@@ -369,14 +424,15 @@ def run(
             model_config = replace(model_config, vocab_size=data.tokenizer.vocab_size)
             manual_seed(train_config.seed)
             model = GPT(model_config)
-        trainer = Trainer(train_config, run_dir, data, model, echo)
+        trainer = Trainer(train_config, run_dir, data, model, echo, started)
         config = RunConfig(model=model_config, train=train_config)
         if resume:
             trainer.restore()
-            if trainer.step >= train_config.steps:
+            if trainer.step >= train_config.steps and not budget_raised(saved.train, train_flags):
+                more = "--time-budget" if train_config.time_budget else "--steps with"
                 raise TrainingError(
-                    f"the run in {out_dir} is already at step {trainer.step}; pass --steps "
-                    "with a larger number to train further"
+                    f"the run in {out_dir} is already at step {trainer.step}; pass {more} a "
+                    "larger number to train further"
                 )
             run_dir.write_config(config)  # records a raised --steps or a moved --text
             echo(f"resuming {out_dir} at step {trainer.step} of {train_config.steps}")
@@ -397,18 +453,18 @@ def run(
             samples = trainer.samples()
     for prompt, sample in zip(data.prompts, samples, strict=True):
         echo(f"--- sample (prompt {prompt!r}) ---\n{sample}")
-    floor = data.floor_bits_per_char
     echo(
         f"final validation loss {trainer.last_val_loss:.4f} nats/token = "
-        f"{trainer.last_val_bits:.3f} bits/char"
-        + (f" (corpus entropy floor {floor:.3f} bits/char)" if floor is not None else "")
-        + f"; {time.perf_counter() - started:.0f}s in all; checkpoint in {out_dir}"
+        f"{trainer.last_val_bits:.3f} bits/char on all {data.held_out.num_targets:,} held-out "
+        f"tokens ({_comparisons(data)}); {trainer.step} steps, "
+        f"{time.perf_counter() - started:.0f}s in all; checkpoint in {out_dir}"
     )
     return TrainResult(
         step=trainer.step,
         val_loss=trainer.last_val_loss,
         val_bits_per_char=trainer.last_val_bits,
-        floor_bits_per_char=floor,
+        floor_bits_per_char=data.floor_bits_per_char,
+        baseline_bits_per_char=data.baseline.bits_per_char,
         samples=samples,
     )
 
@@ -441,4 +497,19 @@ def _describe(
         f"({config.tokenizer}, {shape.pos_encoding} positions); data: "
         f"{len(data.train_ids):,} train / {len(data.val_ids):,} val tokens; setup took "
         f"{setup_seconds:.1f}s"
+    )
+    train, sample = config.train, data.held_out.sample(config.train.eval_tokens)
+    echo(
+        f"validation: {sample.num_targets:,} of the {data.held_out.num_targets:,} held-out "
+        f"tokens (windows spread over all of them) every {train.eval_interval} steps, all at "
+        "the end" + (f"; {train.time_budget:g}-minute time budget" if train.time_budget else "")
+    )
+    echo(
+        f"n-gram baseline (order {DEFAULT_ORDER}, Kneser-Ney): "
+        f"{data.baseline.bits_per_char:.3f} bits/char on the held-out text"
+        + (
+            f"; corpus entropy floor {data.floor_bits_per_char:.3f}"
+            if data.floor_bits_per_char is not None
+            else ""
+        )
     )

@@ -17,24 +17,30 @@ from typing import Any
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.settings import SettingError, Settings, flag_name, setting
 
+# Held-out targets a periodic evaluation scores: enough that the sample is within 0.02 bits/char
+# of scoring the whole held-out split (see tests/cli/test_evaluation.py).
+EVAL_TOKENS = 16_384
 PRESETS: dict[str, dict[str, Any]] = {
     # About 2-3 minutes on two CPU cores: the default.
     "tiny": dict(embed_dim=128, num_layers=4, num_heads=4, max_seq_len=64, batch_size=16,
-                 steps=1000, lr=3e-3, warmup_steps=50, eval_interval=250, eval_batches=8,
+                 steps=1000, lr=3e-3, warmup_steps=50, eval_interval=250, eval_tokens=EVAL_TOKENS,
                  corpus_chars=1_000_000, bpe_vocab_size=512),
     # About an hour.
     "small": dict(embed_dim=256, num_layers=6, num_heads=8, max_seq_len=128, batch_size=16,
-                  steps=2000, lr=1e-3, warmup_steps=100, eval_interval=250, eval_batches=16,
+                  steps=2000, lr=1e-3, warmup_steps=100, eval_interval=250, eval_tokens=EVAL_TOKENS,
                   corpus_chars=2_000_000, bpe_vocab_size=1024),
     # Seconds-long runs for tests and smoke checks; not meant to learn much.
     "test": dict(embed_dim=32, num_layers=1, num_heads=2, max_seq_len=16, batch_size=4,
-                 steps=6, lr=1e-2, warmup_steps=2, eval_interval=3, eval_batches=2,
+                 steps=6, lr=1e-2, warmup_steps=2, eval_interval=3, eval_tokens=512,
                  corpus_chars=20_000, bpe_vocab_size=300),
 }
 TOKENIZER_KINDS = ("char", "bpe")
-# A resumed run may train for more steps (its schedule stretches to the new total) and read its
-# text from a new path holding the same content (checked by hash).
-CHANGEABLE_ON_RESUME = ("steps", "text")
+# A resumed run may train for more steps or minutes (its schedule stretches to the new total) and
+# read its text from a new path holding the same content (checked by hash).
+CHANGEABLE_ON_RESUME = ("steps", "text", "time_budget")
+# config.json keys that runs saved by earlier versions hold, dropped on reading: eval_batches (a
+# fixed slice at the start of the held-out text) gave way to eval_tokens, which takes its default.
+RETIRED_SETTINGS = ("eval_batches",)
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,24 @@ class TrainConfig(Settings):
     seed: int = setting(0, "random seed", low=0, metavar="S")
     eval_interval: int = setting(250, "validate (and save a checkpoint) every N steps", low=1,
                                  metavar="N")
-    eval_batches: int = setting(8, "validation batches per evaluation", low=1, metavar="N")
+    eval_tokens: int = setting(
+        EVAL_TOKENS, "held-out tokens scored per evaluation, in windows spread over the whole "
+        "held-out text (0: all of it); the last evaluation always scores all of it", low=0,
+        metavar="N",
+    )
+    time_budget: float | None = setting(
+        None, "minutes for the whole run: the number of steps is planned (and re-planned as "
+        "the speed changes) so that the learning-rate schedule ends on time; replaces --steps",
+        low=0, low_open=True, metavar="MINUTES",
+    )
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrainConfig:
+        """A saved run's settings; keys of `RETIRED_SETTINGS` are dropped (their successors take
+        their defaults)."""
+        if isinstance(data, Mapping):
+            data = {k: v for k, v in data.items() if k not in RETIRED_SETTINGS}
+        return super().from_dict(data)
 
     def check_together(self) -> None:
         if self.warmup_steps > self.steps:
@@ -98,6 +121,7 @@ def new_run_configs(
     A preset's warmup longer than the given --steps is shortened to it; a given --warmup-steps
     longer than --steps is an error.
     """
+    _refuse_steps_with_budget(train_flags)
     preset = train_flags.get("preset", "tiny")
     if preset not in PRESETS:
         raise TrainingError(f"--preset must be one of {list(PRESETS)}, got {preset!r}")
@@ -136,12 +160,23 @@ def resumed_run_configs(
             f"cannot resume: {train_flags['text']} is not the text this run was trained on"
         )
     changes = {k: train_flags[k] for k in CHANGEABLE_ON_RESUME if k in train_flags}
+    _refuse_steps_with_budget({"time_budget": saved_train.time_budget, **changes})
     if "steps" in changes and changes["steps"] < saved_train.warmup_steps:
         raise TrainingError(
             f"cannot resume with --steps {changes['steps']}: the run warms up for "
             f"{saved_train.warmup_steps} steps"
         )
     return saved_model, _flagged(TrainConfig, {**saved_train.to_dict(), **changes})
+
+
+def _refuse_steps_with_budget(train_flags: Mapping[str, Any]) -> None:
+    """A time budget plans the number of steps, so a --steps next to it could only contradict."""
+    if "steps" in train_flags and train_flags.get("time_budget") is not None:
+        raise TrainingError(
+            f"--steps cannot be used with --time-budget {_shown(train_flags['time_budget'])}, "
+            "which plans the number of steps (pass one of them; to train a budget run longer, "
+            "raise --time-budget)"
+        )
 
 
 def _names(cls: type) -> set[str]:

@@ -1,18 +1,21 @@
-"""What a run trains and evaluates on: the text, split, tokenized, with a fixed validation set.
+"""What a run trains and evaluates on: the text, split, tokenized, and what to compare with.
 
 The built-in story corpus is generated from its seed (and knows its entropy floor); a user's text
 is read as UTF-8 and checked against the hash the run recorded, so a resumed run can never train
-on different text. The last 10% of the text is held out for validation.
+on different text. The last 10% of the text is held out for validation (`tinytorch.evaluation`
+says which of its tokens are scored), and an n-gram model counted on the training part is scored
+on the same held-out tokens: the baseline the network has to beat.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
 
-from tinytorch.data import generate_corpus, load_text, sequential_batches
+from tinytorch.data import generate_corpus, load_text
+from tinytorch.evaluation import HeldOutScore, HeldOutWindows, score_log_probs
+from tinytorch.models.ngram import NGramModel
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig, TrainingError, text_sha256
 
@@ -24,8 +27,8 @@ class TrainingData:
     train_ids: np.ndarray
     val_ids: np.ndarray
     tokenizer: Tokenizer
-    val_batches: list[tuple[np.ndarray, np.ndarray]]  # the fixed evaluation slice
-    val_chars: int  # characters covered by the targets of `val_batches`
+    held_out: HeldOutWindows  # windows scoring every held-out token once
+    baseline: HeldOutScore  # the n-gram model's score on all of `held_out`
     tokens_per_char: float  # of the training text, to put train loss in bits per character
     floor_bits_per_char: float | None  # entropy of the built-in corpus; None for user text
     prompts: list[str]
@@ -45,7 +48,8 @@ def hash_of_text_file(path: str) -> str:
 def prepare_data(
     config: TrainConfig, block_size: int, tokenizer: Tokenizer | None = None
 ) -> TrainingData:
-    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice."""
+    """Split the text, build (or reuse) the tokenizer, lay out the held-out windows, and score
+    the n-gram baseline on them."""
     if config.text is None:
         corpus = generate_corpus(config.corpus_chars, seed=0)
         train_text, val_text = corpus.split(VAL_FRACTION)
@@ -74,15 +78,14 @@ def prepare_data(
                 f"{source} is too short: its {part} part (the {where}) has {len(ids)} tokens, "
                 f"blocks of {block_size} tokens (--max-seq-len) need more than {block_size}"
             )
-    batches = sequential_batches(val_ids, block_size, config.batch_size)
-    val_batches = list(itertools.islice(batches, config.eval_batches))
-    val_chars = sum(len(tokenizer.decode(row)) for _, y in val_batches for row in y)
+    held_out = HeldOutWindows.covering(val_ids, block_size, tokenizer)
+    ngram = NGramModel.fit(train_ids, tokenizer.vocab_size)
     return TrainingData(
         train_ids=train_ids,
         val_ids=val_ids,
         tokenizer=tokenizer,
-        val_batches=val_batches,
-        val_chars=val_chars,
+        held_out=held_out,
+        baseline=score_log_probs(ngram.token_log_probs(val_ids), held_out),
         tokens_per_char=len(train_ids) / len(train_text),
         floor_bits_per_char=floor,
         prompts=_sample_prompts(val_text),

@@ -496,6 +496,25 @@ CASES = [
     Case("ngram-ids-not-1d", lambda s: NGramModel.fit(np.zeros((2, 3), np.int64), 4)),
     Case("ngram-train-empty", lambda s: NGramModel.fit(np.array([], np.int64), 4)),
     Case("ngram-order-too-small", lambda s: NGramModel.fit(np.array([0, 1]), 4, order=0)),
+    # ----------------------------------------------- training length and evaluation
+    Case("option-eval-tokens-negative", lambda s: _cli("train", "--eval-tokens", "-1")),
+    Case("option-time-budget-not-positive", lambda s: _cli("train", "--time-budget", "0")),
+    Case(
+        "option-steps-with-time-budget",
+        lambda s: _cli("train", "--steps", "5", "--time-budget", "1"),
+    ),
+    Case(
+        "resume-finished-budget-run",
+        _in_run(
+            "config.json",
+            lambda p: _edit_json(p, lambda c: c["train"].__setitem__("time_budget", 1.0)),
+            lambda run: _cli("train", "--out", str(run), "--resume"),
+        ),
+    ),
+    Case(
+        "resume-trainer-state-bad-seconds",
+        _in_run("trainer_state.json", _set("seconds", -1), _resume),
+    ),
 ]
 
 

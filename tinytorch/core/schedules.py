@@ -113,6 +113,16 @@ class WarmupCosineSchedule(LRSchedule):
         self.min_lr = float(min_lr)
         super().__init__(optimizer)
 
+    def set_total_steps(self, total_steps: int, warmup_steps: int) -> None:
+        """Re-plan the schedule's end (and warmup) from the current step on, e.g. when a run's
+        time budget allows more or fewer steps than first thought; the lrs follow at once."""
+        if not is_int(total_steps) or not 1 <= warmup_steps <= total_steps:
+            raise ValueError(
+                f"need 1 <= warmup_steps <= total_steps, got {warmup_steps} and {total_steps}"
+            )
+        self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
+        self._apply()
+
     def lr_at(self, step: int, base_lr: float) -> float:
         if step < self.warmup_steps:
             return base_lr * step / self.warmup_steps
