@@ -41,22 +41,15 @@ def loss_plot_png(
         label="validation",
         markersize=3,
     )
-    if floor_bits_per_char is not None:
-        ax.axhline(
-            floor_bits_per_char,
-            color="k",
-            linestyle="--",
-            linewidth=1,
-            label=f"corpus entropy floor ({floor_bits_per_char:.3f})",
-        )
-    if baseline_bits_per_char is not None:
-        ax.axhline(
-            baseline_bits_per_char,
-            color="tab:red",
-            linestyle=":",
-            linewidth=1.5,
-            label=f"n-gram baseline, held out ({baseline_bits_per_char:.3f})",
-        )
+    references = (  # horizontal lines: what the validation curve is measured against
+        (floor_bits_per_char, "k", "--", "corpus entropy floor"),
+        (baseline_bits_per_char, "tab:red", ":", "n-gram baseline, held out"),
+    )
+    for value, color, style, name in references:
+        if value is not None:
+            ax.axhline(
+                value, color=color, linestyle=style, linewidth=1.2, label=f"{name} ({value:.3f})"
+            )
     ax.set_xlabel("step")
     ax.set_ylabel("bits per character")
     ax.set_ylim(bottom=0)

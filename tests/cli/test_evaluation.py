@@ -14,15 +14,18 @@ import json
 import math
 import pydoc_data.topics
 import re
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.image import imread
 
 import tinytorch
 from tinytorch.data import generate_corpus
 from tinytorch.evaluation import HeldOutWindows, context_tokens, score_log_probs, score_model
+from tinytorch.loss_plot import loss_plot_png
 from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import load_run
@@ -170,3 +173,13 @@ def test_the_last_evaluation_scores_the_whole_held_out_split(
     assert records[-1]["val_loss"] == pytest.approx(full.loss, rel=1e-6)
     assert records[-1]["val_bits_per_char"] == pytest.approx(full.bits_per_char, rel=1e-6)
     assert "val_tokens" not in records[0]  # the periodic one scored a sample
+
+
+def test_loss_plot_draws_the_baseline_when_given() -> None:
+    records = [{"step": s, "train_loss": 2.0 / s, "val_bits_per_char": 3.0 / s} for s in (1, 2)]
+
+    def red_pixels(baseline: float | None) -> int:
+        r, g, b = imread(BytesIO(loss_plot_png(records, 1.0, 0.3, baseline)))[..., :3].T
+        return int(((r > 0.6) & (g < 0.45) & (b < 0.45)).sum())  # the line is tab:red
+
+    assert red_pixels(None) == 0 and red_pixels(1.0) > 100

@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+from tinytorch.train_config import EVAL_TOKENS
+
 FIXTURE = Path(__file__).parent / "fixtures" / "run_saved_before_settings"
 # Recorded with tinytorch 0.1.0 at commit dd7e5f4: `tinytorch train --out RUN --resume --steps 9`.
 STEP_9_TRAIN_LOSS = 3.498968760172526
@@ -36,3 +38,6 @@ def test_a_run_saved_before_new_settings_existed_resumes_bit_exactly(tmp_path: P
     resaved = json.loads((run / "config.json").read_text())
     assert resaved["train"]["betas"] == [0.9, 0.95]  # the defaults are what that run used
     assert resaved["model"]["activation"] == "gelu_tanh"
+    # its eval_batches (a slice at the start of the held-out text) gave way to eval_tokens
+    assert saved["train"]["eval_batches"] == 2 and "eval_batches" not in resaved["train"]
+    assert resaved["train"]["eval_tokens"] == EVAL_TOKENS
