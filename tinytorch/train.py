@@ -37,7 +37,6 @@ from tinytorch.data import get_batch
 from tinytorch.evaluation import HeldOutScore, score_model
 from tinytorch.loss_plot import loss_plot_png
 from tinytorch.models.gpt_config import GPTConfig
-from tinytorch.models.ngram import DEFAULT_ORDER
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import TRAINER_STATE_FILE, CheckpointError, RunConfig, RunDirectory
 from tinytorch.time_budget import TimeBudget, budget_raised, seconds_used_before
@@ -48,6 +47,7 @@ from tinytorch.train_config import (
     resumed_run_configs,
 )
 from tinytorch.training_data import TrainingData, hash_of_text_file, prepare_data
+from tinytorch.validation_report import comparisons, describe_validation
 
 __all__ = ["TrainResult", "Trainer", "TrainingError", "TrainingInterrupted", "run"]
 
@@ -318,7 +318,7 @@ class Trainer:
             f"step {self.step:>6}/{self.config.steps}: train loss {record['train_loss']:.4f}  "
             f"val loss {val_loss:.4f}  val {bits:.3f} bits/char"
             + (" on all held-out tokens" if everything else "")
-            + f"  ({_comparisons(self.data)})"
+            + f"  ({comparisons(self.data)})"
         )
         self.save_checkpoint()
 
@@ -333,14 +333,6 @@ class Trainer:
             )
             out.append(tokenizer.decode(generated))
         return out
-
-
-def _comparisons(data: TrainingData) -> str:
-    """'n-gram baseline 0.513, corpus floor 0.291': what a validation number is measured against."""
-    floor = data.floor_bits_per_char
-    return f"n-gram baseline {data.baseline.bits_per_char:.3f}" + (
-        f", corpus floor {floor:.3f}" if floor is not None else ""
-    )
 
 
 def _check_trainer_state(state: dict[str, Any], path: str) -> None:
@@ -456,7 +448,7 @@ def run(
     echo(
         f"final validation loss {trainer.last_val_loss:.4f} nats/token = "
         f"{trainer.last_val_bits:.3f} bits/char on all {data.held_out.num_targets:,} held-out "
-        f"tokens ({_comparisons(data)}); {trainer.step} steps, "
+        f"tokens ({comparisons(data)}); {trainer.step} steps, "
         f"{time.perf_counter() - started:.0f}s in all; checkpoint in {out_dir}"
     )
     return TrainResult(
@@ -498,18 +490,5 @@ def _describe(
         f"{len(data.train_ids):,} train / {len(data.val_ids):,} val tokens; setup took "
         f"{setup_seconds:.1f}s"
     )
-    train, sample = config.train, data.held_out.sample(config.train.eval_tokens)
-    echo(
-        f"validation: {sample.num_targets:,} of the {data.held_out.num_targets:,} held-out "
-        f"tokens (windows spread over all of them) every {train.eval_interval} steps, all at "
-        "the end" + (f"; {train.time_budget:g}-minute time budget" if train.time_budget else "")
-    )
-    echo(
-        f"n-gram baseline (order {DEFAULT_ORDER}, Kneser-Ney): "
-        f"{data.baseline.bits_per_char:.3f} bits/char on the held-out text"
-        + (
-            f"; corpus entropy floor {data.floor_bits_per_char:.3f}"
-            if data.floor_bits_per_char is not None
-            else ""
-        )
-    )
+    for line in describe_validation(config.train, data):
+        echo(line)

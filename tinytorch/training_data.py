@@ -20,6 +20,9 @@ from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig, TrainingError, text_sha256
 
 VAL_FRACTION = 0.1
+# The n-gram baseline counts at most this many training tokens (the last ones): about a second
+# and 100 bytes per token on a laptop; a text of tens of megabytes would cost minutes and gigabytes.
+BASELINE_MAX_TOKENS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class TrainingData:
     tokenizer: Tokenizer
     held_out: HeldOutWindows  # windows scoring every held-out token once
     baseline: HeldOutScore  # the n-gram model's score on all of `held_out`
+    baseline_tokens: int  # the training tokens it counted (the last ones, at most all)
     tokens_per_char: float  # of the training text, to put train loss in bits per character
     floor_bits_per_char: float | None  # entropy of the built-in corpus; None for user text
     prompts: list[str]
@@ -79,13 +83,15 @@ def prepare_data(
                 f"blocks of {block_size} tokens (--max-seq-len) need more than {block_size}"
             )
     held_out = HeldOutWindows.covering(val_ids, block_size, tokenizer)
-    ngram = NGramModel.fit(train_ids, tokenizer.vocab_size)
+    counted = train_ids[-BASELINE_MAX_TOKENS:]
+    ngram = NGramModel.fit(counted, tokenizer.vocab_size)
     return TrainingData(
         train_ids=train_ids,
         val_ids=val_ids,
         tokenizer=tokenizer,
         held_out=held_out,
         baseline=score_log_probs(ngram.token_log_probs(val_ids), held_out),
+        baseline_tokens=len(counted),
         tokens_per_char=len(train_ids) / len(train_text),
         floor_bits_per_char=floor,
         prompts=_sample_prompts(val_text),
