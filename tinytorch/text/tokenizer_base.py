@@ -189,7 +189,7 @@ class Tokenizer(ABC):
         if type(version) is not int or not 1 <= version <= FILE_VERSION:
             raise ValueError(
                 f"{path}: unsupported tokenizer file version {version!r} "
-                f"(this tinytorch reads versions 1 to {FILE_VERSION})"
+                f"(this tinytorch reads versions up to {FILE_VERSION})"
             )
         kind = data.get("type")
         target = Tokenizer._registry.get(kind) if isinstance(kind, str) else None
