@@ -16,7 +16,6 @@ but cannot be decoded.
 from __future__ import annotations
 
 import heapq
-import numbers
 import os
 import re
 from collections import Counter
@@ -27,12 +26,14 @@ from typing import Any, Literal
 import numpy as np
 import regex
 
+# MAX_MERGED_BYTES is re-exported: users and docs know it as bpe.MAX_MERGED_BYTES.
+from tinytorch.text.bpe_ids import MAX_MERGED_BYTES as MAX_MERGED_BYTES
 from tinytorch.text.bpe_ids import (
     ROLES,
     check_byte_ids,
-    check_id,
     check_roles,
     check_special_ids,
+    spell_merges,
 )
 from tinytorch.text.hf_tokenizer_files import read_pretrained_bpe, write_byte_level_bpe
 from tinytorch.text.split_patterns import PATTERNS
@@ -43,11 +44,6 @@ PatternName = Literal["gpt4", "gpt2", "o200k"]
 DEFAULT_SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
 _CACHED_CHUNK_CHARS = 256  # longer chunks (rare, or pattern=None) are not worth caching
 _CACHE_ENTRIES = 100_000
-# Bound on the summed length of all merged tokens. Each merge joins two earlier tokens, so a
-# merge list (e.g. from a crafted file) that keeps joining a token with itself doubles its length
-# every time: 40 merges would spell a terabyte. Trained tokens are pieces of the training text,
-# typically a few bytes each (a 50,000-merge vocabulary holds well under 1 MiB).
-MAX_MERGED_BYTES = 64 * 2**20
 
 
 class BPETokenizer(Tokenizer, type_name="bpe"):
@@ -101,7 +97,7 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         self._split = _compile_pattern(pattern)
         self.pattern = pattern
         self._byte_ids = check_byte_ids(byte_ids)
-        tokens, self._ranks, self._merge_ids = _spell_merges(self._byte_ids, merges, merge_ids)
+        tokens, self._ranks, self._merge_ids = spell_merges(self._byte_ids, merges, merge_ids)
         if isinstance(special_tokens, Mapping):
             self._special_ids = check_special_ids(special_tokens, tokens)
         else:
@@ -169,8 +165,9 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         one of the known patterns), with no normalizer. Added tokens become special tokens at
         their ids; with vocab.json, `<|endoftext|>` and the tokens named in
         `special_tokens_map.json` / `tokenizer_config.json` do. Those files' bos/eos/pad tokens
-        become `roles`. Anything else (WordPiece, Unigram, `add_prefix_space`, an unknown regex)
-        raises ValueError naming it; a missing file raises FileNotFoundError.
+        become `roles` (bos and eos default to `<|endoftext|>`, as in GPT-2). Anything else
+        (WordPiece, Unigram, `add_prefix_space`, an unknown regex) raises ValueError naming it;
+        a missing file raises FileNotFoundError.
         """
         return cls._from_file(path, read_pretrained_bpe(path))
 
@@ -210,12 +207,15 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
             raise ValueError(f"{path}: {e}") from None
 
     def save_pretrained(self, out_dir: str | os.PathLike[str]) -> None:
-        """Write `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json` that
-        Hugging Face's `AutoTokenizer.from_pretrained(out_dir)` loads and `from_pretrained`
-        reads back, giving the same ids (the directory must exist)."""
-        tokens = {i: token for i, token in enumerate(self._render_skip) if token is not None}
-        for token_id in self._special_ids.values():
-            del tokens[token_id]
+        """Write `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json` into
+        `out_dir` (created if missing): Hugging Face's `AutoTokenizer.from_pretrained(out_dir)`
+        and `from_pretrained(out_dir)` load them and give the same ids."""
+        specials = set(self._special_ids.values())
+        tokens = {
+            i: token
+            for i, token in enumerate(self._render)
+            if token is not None and i not in specials
+        }
         write_byte_level_bpe(
             out_dir, tokens, self.merges, self._special_ids, self.pattern, self._roles
         )
@@ -479,54 +479,6 @@ def _check_special_tokens(special_tokens: Sequence[str]) -> list[str]:
     if duplicates:
         raise ValueError(f"duplicate special tokens {duplicates}")
     return names
-
-
-def _spell_merges(
-    byte_ids: list[int], merges: Sequence[tuple[int, int]], merge_ids: Sequence[int] | None
-) -> tuple[dict[int, bytes], dict[tuple[int, int], int], list[int]]:
-    """Each token's bytes by id, each merged pair's rank, and the id each merge creates.
-
-    Checks that every merge joins tokens that exist before it, that no pair is merged twice,
-    that an id spells one token only, and the MAX_MERGED_BYTES bound (before joining).
-    """
-    tokens = {token_id: bytes([b]) for b, token_id in enumerate(byte_ids)}
-    ranks: dict[tuple[int, int], int] = {}
-    created = range(256, 256 + len(merges)) if merge_ids is None else merge_ids
-    if len(created) != len(merges):
-        raise ValueError(f"merge_ids has {len(created)} ids for {len(merges)} merges")
-    merged_bytes = 0
-    for i, (pair, new_id) in enumerate(zip(merges, created, strict=True)):
-        try:
-            a, b = pair
-        except (TypeError, ValueError):
-            a = b = None
-        if any(isinstance(x, bool) or not isinstance(x, numbers.Integral) for x in (a, b)):
-            raise ValueError(f"merge {i} must be a pair of integer ids, got {pair!r}")
-        a, b = int(a), int(b)
-        unknown = [x for x in (a, b) if x not in tokens]
-        if unknown:
-            raise ValueError(
-                f"merge {i} {[a, b]} references an id outside the tokens made before it: "
-                f"{unknown[0]} is neither a byte's id nor made by an earlier merge"
-            )
-        if (a, b) in ranks:
-            raise ValueError(f"merge {i} {[a, b]} repeats merge {ranks[a, b]}")
-        new_id = check_id(f"the id merge {i} creates", new_id)
-        merged_bytes += len(tokens[a]) + len(tokens[b])  # checked before joining
-        if merged_bytes > MAX_MERGED_BYTES:
-            raise ValueError(
-                f"merges 0..{i} spell {merged_bytes} bytes of tokens, more than the "
-                f"{MAX_MERGED_BYTES} allowed (merges that keep joining a token with itself "
-                "double its length each time)"
-            )
-        token = tokens[a] + tokens[b]
-        if tokens.setdefault(new_id, token) != token:
-            raise ValueError(
-                f"merge {i} {[a, b]} creates id {new_id} as {token!r}, but that id is already "
-                f"the token {tokens[new_id]!r}"
-            )
-        ranks[a, b] = i
-    return tokens, ranks, list(created)
 
 
 def _not_utf8_message(text: str) -> str:

@@ -107,7 +107,7 @@ def _parse_tokenizer_json(data: Any) -> dict[str, Any]:
         if not (
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
         ):
-            raise ValueError(f"model.merges[{k}] must be two tokens, got {merge!r}")
+            raise ValueError(f"model.merges[{k}] must be two tokens, got {_short(merge)}")
         merges.append(pair)
     ids = _ids_of(vocab, "model.vocab", merges, lambda k: f"model.merges[{k}]", special_ids)
     return {**ids, "special_tokens": special_ids, "pattern": pattern}
@@ -273,7 +273,7 @@ def _get(data: dict[str, Any], key: str, kind: type, where: str | None = None) -
 def _require(value: Any, allowed: tuple[Any, ...], key: str) -> None:
     if not any(value is a or (type(value) is type(a) and value == a) for a in allowed):
         shown = " or ".join(json.dumps(a) for a in allowed)
-        raise ValueError(f"{key}={json.dumps(value)} is not supported (only {shown})")
+        raise ValueError(f"{key}={json.dumps(value)[:60]} is not supported (only {shown})")
 
 
 def _type(component: Any) -> Any:
