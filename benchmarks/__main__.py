@@ -17,6 +17,7 @@ import json
 import os
 from collections.abc import Callable
 
+import tinytorch
 from benchmarks import (
     bench_attention,
     bench_bpe,
@@ -137,6 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     set_threads(args.threads)
+    tinytorch.keep_freed_memory()  # as `tinytorch train` does
     environment = describe()
     print(format_description(environment))
     print(

@@ -23,6 +23,7 @@ import tracemalloc
 import numpy as np
 import torch
 
+import tinytorch
 from benchmarks.bench_gpt_step import BIG, SMALL, GPTSize
 from benchmarks.environment import set_threads
 from benchmarks.torch_reference import TorchGPT
@@ -134,6 +135,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     set_threads(args.threads)
+    tinytorch.keep_freed_memory()  # as `tinytorch train` does
     print(json.dumps(measure_in_this_process(args.framework, SIZES[args.size])))
 
 

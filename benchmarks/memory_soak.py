@@ -25,6 +25,10 @@ from threadpoolctl import threadpool_limits
 from tinytorch import train
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.models.transformer import GPT
+from tinytorch.run_directory import RunDirectory
+from tinytorch.train_config import PRESETS, new_run_configs
+from tinytorch.training_data import prepare_data
 
 
 def _status_mb(field: str) -> float:
@@ -44,16 +48,16 @@ def soak(
     preset: str, steps: int, num_layers: int | None, eval_interval: int, report_at: list[int]
 ) -> list[dict]:
     """Train `steps` steps and return one measurement per step in `report_at`."""
-    args = train.resolve_args(preset=preset, steps=steps, eval_interval=eval_interval)
-    shape = train.PRESETS[preset]
-    if num_layers is not None:
-        shape = dataclasses.replace(shape, num_layers=num_layers)
-    data = train.prepare_data(args, shape.block_size)
-    manual_seed(args.seed)
-    model = shape.build_model(data.tokenizer.vocab_size)
+    model_flags = {} if num_layers is None else {"num_layers": num_layers}
+    train_flags = {"preset": preset, "steps": steps, "eval_interval": eval_interval}
+    shape, config = new_run_configs(model_flags, train_flags, None)
+    data = prepare_data(config, shape.max_seq_len)
+    manual_seed(config.seed)
+    model = GPT(dataclasses.replace(shape, vocab_size=data.tokenizer.vocab_size))
     rows: list[dict] = []
     with tempfile.TemporaryDirectory() as out_dir:
-        trainer = train.Trainer(args, out_dir, data, model, echo=lambda line: None)
+        run_dir = RunDirectory(out_dir)
+        trainer = train.Trainer(config, run_dir, data, model, echo=lambda line: None)
         trainer.save_checkpoint()
         started = time.perf_counter()
 
@@ -77,7 +81,7 @@ def soak(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", choices=tuple(train.PRESETS), default="test")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default="test")
     parser.add_argument("--steps", type=int, default=2000)
     parser.add_argument("--num-layers", type=int, help="override the preset's layer count")
     parser.add_argument(
@@ -90,7 +94,7 @@ def main() -> None:
     rows = soak(
         options.preset, options.steps, options.num_layers, options.eval_interval, options.report_at
     )
-    layers = options.num_layers or train.PRESETS[options.preset].num_layers
+    layers = options.num_layers or PRESETS[options.preset]["num_layers"]
     print(
         f"memory soak: preset {options.preset}, {layers} layer(s), {options.steps} steps, "
         f"checkpoint every {options.eval_interval}"

@@ -3,7 +3,8 @@
 The import paths of the original TinyTorch module map are the contract (`tinytorch.core.tensor`,
 `tinytorch.text.embeddings`, ...). These root names are conveniences for people coming from
 PyTorch: `tinytorch.Tensor`, `tinytorch.no_grad`, `tinytorch.manual_seed`, and the `nn` and
-`optim` namespaces.
+`optim` namespaces. Importing tinytorch changes nothing outside it; a training program may call
+`tinytorch.keep_freed_memory()` once (see `tinytorch.core.allocator`).
 """
 
 from tinytorch import nn, optim
@@ -14,6 +15,4 @@ from tinytorch.core.tensor import Tensor
 
 __version__ = "0.1.0"
 
-keep_freed_memory()  # reuse freed memory across training steps: see tinytorch.core.allocator
-
-__all__ = ["Tensor", "__version__", "manual_seed", "nn", "no_grad", "optim"]
+__all__ = ["Tensor", "__version__", "keep_freed_memory", "manual_seed", "nn", "no_grad", "optim"]

@@ -1,9 +1,16 @@
-"""Writing files so that a crash, a full disk or Ctrl-C never leaves a half-written one behind."""
+"""Files that cannot hurt: writes that a crash never leaves half done, reads bounded in size.
+
+A crash, a full disk or Ctrl-C never leaves a half-written file behind (`atomic_write_bytes`),
+and reading a file of the wrong size or shape ends in one clear error, never in a huge
+allocation or a traceback from deep inside a parser.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
+from typing import Any
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -32,3 +39,42 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
             # A failed write(2) names no file ("No space left on device"); say which one.
             raise OSError(error.errno, error.strerror, path) from error
         raise
+
+
+def read_bytes(path: str | os.PathLike[str], *, limit: int) -> bytes:
+    """The bytes of a file, refusing (ValueError) one larger than `limit` before reading it.
+
+    A file is read whole only once its size is known to be sane, so a multi-gigabyte or sparse
+    file in place of a small one costs nothing to refuse. A missing file raises
+    FileNotFoundError.
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size  # 0 for a pipe: then the reads below are the bound
+        data = b"" if size > limit else f.read(size + 1) if size else _read_up_to(f, limit + 1)
+    if size > limit or len(data) > limit:
+        known = f" ({size:,} bytes)" if size > limit else ""
+        raise ValueError(f"{os.fspath(path)}: larger than the {limit:,} bytes allowed{known}")
+    return data
+
+
+def _read_up_to(f: Any, limit: int, chunk: int = 1 << 16) -> bytes:
+    """At most `limit` bytes of a stream of unknown size, without allocating `limit` up front."""
+    parts, total = [], 0
+    while total < limit:
+        part = f.read(min(chunk, limit - total))
+        if not part:
+            break
+        parts.append(part)
+        total += len(part)
+    return b"".join(parts)
+
+
+def read_json(path: str | os.PathLike[str], *, limit: int, object_pairs_hook: Any = None) -> Any:
+    """A JSON document, or a ValueError naming the file and what is wrong with it."""
+    raw = read_bytes(path, limit=limit)
+    try:
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=object_pairs_hook)
+    except ValueError as e:  # also not UTF-8, or an integer of thousands of digits
+        raise ValueError(f"{os.fspath(path)}: corrupt or truncated JSON ({e})") from e
+    except RecursionError:  # a crafted [[[[...]]]]; ours are a few levels deep
+        raise ValueError(f"{os.fspath(path)}: corrupt JSON (nested too deeply)") from None

@@ -7,10 +7,12 @@ import weakref
 import numpy as np
 import pytest
 
-from tinytorch.core import functional as F
+from tinytorch.core.arithmetic import Add, Mul
 from tinytorch.core.autograd import Function, is_grad_enabled, no_grad
+from tinytorch.core.elementwise import ReLUFunction
 from tinytorch.core.layers import Linear, LinearFunction
 from tinytorch.core.random import manual_seed
+from tinytorch.core.reductions import Sum
 from tinytorch.core.tensor import Tensor
 
 
@@ -97,7 +99,7 @@ def residual_network(depth, width=8):
 
 @pytest.mark.parametrize("depth", [10, 20, 40, 80])
 def test_residual_network_backward_calls_grow_linearly_with_depth(monkeypatch, depth):
-    counter = count_backward_calls(monkeypatch, [F.Add, F.Mul, F.ReLU, F.Sum, LinearFunction])
+    counter = count_backward_calls(monkeypatch, [Add, Mul, ReLUFunction, Sum, LinearFunction])
     x, blocks, loss = residual_network(depth)
     loss.backward()
     # Per block: linear, relu, mul, add; plus the final sum. A revisiting engine would need
@@ -338,6 +340,6 @@ def test_custom_function_sees_which_inputs_need_grad_and_may_return_none():
 def test_function_outputs_link_to_their_op_only_when_recording():
     x = leaf(2)
     y = x * 2.0
-    assert y.requires_grad and isinstance(y.grad_fn, F.Mul) and y.grad_fn.inputs[0] is x
+    assert y.requires_grad and isinstance(y.grad_fn, Mul) and y.grad_fn.inputs[0] is x
     z = Tensor(np.ones(2, np.float32)) * 2.0
     assert not z.requires_grad and z.grad_fn is None

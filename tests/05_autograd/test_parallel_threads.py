@@ -119,7 +119,7 @@ def pieces_per_call(monkeypatch):
 
 
 def test_attention_splits_its_batch_over_the_threads(threads, pieces_per_call):
-    seen = pieces_per_call("tinytorch.core.attention")
+    seen = pieces_per_call("tinytorch.core.scaled_dot_product")
     threads(3)
     _attention_results(0.0)
     assert seen == [3, 3]  # forward and backward, three batch slices each

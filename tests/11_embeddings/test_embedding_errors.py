@@ -201,8 +201,8 @@ def test_alibi_arguments():
 
 # ---------------------------------------------------------------------- layer and helpers
 def test_embedding_layer_rejects_unknown_position_scheme_listing_allowed_ones():
-    with pytest.raises(ValueError, match=r"'alibi'.*learned.*sinusoidal.*rope.*None"):
-        EmbeddingLayer(10, 4, pos_encoding="alibi")
+    with pytest.raises(ValueError, match=r"learned.*sinusoidal.*rope.*alibi.*none.*'wings'"):
+        EmbeddingLayer(10, 4, pos_encoding="wings")
 
 
 @pytest.mark.parametrize("tokens", [np.zeros((2, 3, 4), np.int64), np.int64(3)])

@@ -6,6 +6,7 @@ from tinytorch.core.attention import MultiHeadAttention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.text.positions import RotaryEmbedding
 
 RTOL, ATOL = 1e-4, 1e-5
 E, H = 16, 4
@@ -179,7 +180,7 @@ def test_per_head_weights_match_torch():
 
 def test_mha_gradients_match_central_differences_in_float64():
     manual_seed(3)
-    mha = MultiHeadAttention(8, 2, pos_encoding="rope").to(np.float64)
+    mha = MultiHeadAttention(8, 2, positions=RotaryEmbedding(4)).to(np.float64)
     x = np.random.default_rng(4).standard_normal((2, 5, 8))
     real = np.arange(5) < np.array([5, 3])[:, None]
     direction = {
@@ -222,10 +223,8 @@ def test_dropout_only_in_training_mode():
 def test_mha_errors_name_the_problem():
     with pytest.raises(ValueError, match=r"embed_dim \(10\).*num_heads \(4\)"):
         MultiHeadAttention(10, 4)
-    with pytest.raises(ValueError, match="even head_dim, got 3"):
-        MultiHeadAttention(12, 4, pos_encoding="rope")
-    with pytest.raises(ValueError, match="pos_encoding must be one of"):
-        MultiHeadAttention(8, 2, pos_encoding="learned")
+    with pytest.raises(TypeError, match="positions must be an AttentionPositions"):
+        MultiHeadAttention(8, 2, positions="rope")
     mha = MultiHeadAttention(E, H)
     with pytest.raises(ValueError, match=r"\(batch, seq, 16\).*\(2, 5, 12\)"):
         mha(_x(2, 5, 12))
@@ -239,3 +238,28 @@ def test_mha_errors_name_the_problem():
         mha(_x(2, 5, E), attn_mask=np.ones((4, 5), bool))
     with pytest.raises(TypeError, match="bool .* or float"):
         mha(_x(2, 5, E), attn_mask=np.ones((5, 5), np.int32))
+    with pytest.raises(ValueError, match=r"3-D attn_mask must have shape .* \(8, 5, 5\)"):
+        mha(_x(2, 5, E), attn_mask=np.ones((2, 5, 5), bool))
+
+
+def test_a_3d_attn_mask_is_pytorchs_batch_times_heads_layout_whatever_the_batch_size():
+    """(B * H, Lq, Lk), batch-major as in torch.nn.MultiheadAttention; a (B, Lq, Lk) mask is
+    refused even when B == H, where broadcasting would silently read it per head."""
+    manual_seed(0)
+    mha = MultiHeadAttention(E, H)
+    rng = np.random.default_rng(0)
+    for batch in (2, H):
+        mask = rng.random((batch * H, 5, 5)) < 0.6
+        mask[..., 0] = True  # every query may attend to something
+        x = Tensor(_x(batch, 5, E))
+        with no_grad():
+            three_d = mha(x, attn_mask=mask).data
+            four_d = mha(x, attn_mask=mask.reshape(batch, H, 5, 5)).data
+            per_head = [
+                mha(x[b : b + 1], attn_mask=mask.reshape(batch, H, 5, 5)[b : b + 1]).data
+                for b in range(batch)
+            ]
+        np.testing.assert_array_equal(three_d, four_d)
+        np.testing.assert_allclose(three_d, np.concatenate(per_head), rtol=1e-6, atol=1e-6)
+        with pytest.raises(ValueError, match="3-D attn_mask must have shape"):
+            mha(x, attn_mask=mask[:batch])

@@ -2,13 +2,19 @@ import numpy as np
 import pytest
 import torch
 
-from tinytorch.core import attention
+from tinytorch.core import scaled_dot_product
 from tinytorch.core.attention import KVCache, MultiHeadAttention
 from tinytorch.core.autograd import no_grad
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.text.positions import position_scheme
 
 RTOL, ATOL = 1e-4, 1e-5
+
+
+def _positions(name, embed_dim, num_heads):
+    """What the named scheme does inside attention (None for "none")."""
+    return position_scheme(name).build_attention(embed_dim, num_heads)
 
 
 def _x(*shape, seed=0):
@@ -37,7 +43,7 @@ def _softmax(scores):
 
 def test_alibi_attention_matches_a_numpy_reference():
     manual_seed(0)
-    mha = MultiHeadAttention(16, 4, pos_encoding="alibi")
+    mha = MultiHeadAttention(16, 4, positions=_positions("alibi", 16, 4))
     x = _x(2, 6, 16)
     q, k, v = (_heads(mha, x, n) for n in "qkv")
     slopes = np.array([2.0**-2, 2.0**-4, 2.0**-6, 2.0**-8])  # Press et al., 4 heads
@@ -51,7 +57,7 @@ def test_alibi_attention_matches_a_numpy_reference():
 
 def test_rope_attention_matches_a_reference_with_explicitly_rotated_pairs():
     manual_seed(1)
-    mha = MultiHeadAttention(16, 2, pos_encoding="rope")
+    mha = MultiHeadAttention(16, 2, positions=_positions("rope", 16, 2))
     x = _x(2, 5, 16)
     q, k, v = (_heads(mha, x, n) for n in "qkv")
     hd = mha.head_dim
@@ -75,7 +81,7 @@ def test_rope_scores_depend_only_on_relative_position():
     # cancels in log-weight differences within a row, so log w[m, m-a] - log w[m, m-b] must not
     # depend on m.
     manual_seed(2)
-    mha = MultiHeadAttention(8, 1, pos_encoding="rope")
+    mha = MultiHeadAttention(8, 1, positions=_positions("rope", 8, 1))
     x = np.tile(_x(1, 1, 8), (1, 12, 1))
     _, weights = mha(x, need_weights=True)
     log_w = np.log(weights.data[0, 0].astype(np.float64))
@@ -92,9 +98,9 @@ def test_rope_scores_depend_only_on_relative_position():
 @pytest.mark.parametrize("pos_encoding", [None, "rope", "alibi"])
 @pytest.mark.parametrize("chunks", [[1] * 7, [3, 1, 2, 1]], ids=["token_by_token", "chunked"])
 def test_kv_cache_matches_the_full_causal_forward(monkeypatch, block_rows, pos_encoding, chunks):
-    monkeypatch.setattr(attention, "_CAUSAL_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(scaled_dot_product, "_CAUSAL_BLOCK_ROWS", block_rows)
     manual_seed(3)
-    mha = MultiHeadAttention(16, 4, pos_encoding=pos_encoding)
+    mha = MultiHeadAttention(16, 4, positions=_positions(pos_encoding, 16, 4))
     x = _x(2, 7, 16)
     with no_grad():
         full = mha(x, is_causal=True).data
@@ -111,7 +117,7 @@ def test_causal_mask_is_bottom_right_aligned(monkeypatch, block_rows):
     # 5 queries, 3 keys: query i sits at absolute position 3 - 5 + i, so queries 0 and 1 see no
     # key at all (their attention output is zero, leaving only out_proj's bias) and query 4 sees
     # all three.
-    monkeypatch.setattr(attention, "_CAUSAL_BLOCK_ROWS", block_rows)
+    monkeypatch.setattr(scaled_dot_product, "_CAUSAL_BLOCK_ROWS", block_rows)
     manual_seed(5)
     mha = MultiHeadAttention(8, 2)
     query, memory = Tensor(_x(2, 5, 8), requires_grad=True), _x(2, 3, 8, seed=1)
@@ -128,7 +134,7 @@ def test_causal_mask_is_bottom_right_aligned(monkeypatch, block_rows):
 
 def test_kv_cache_step_with_grad_gives_the_full_forward_gradient_for_that_step():
     manual_seed(4)
-    mha = MultiHeadAttention(16, 4, pos_encoding="rope")
+    mha = MultiHeadAttention(16, 4, positions=_positions("rope", 16, 4))
     x = _x(2, 6, 16)
     weights = _x(2, 2, 16, seed=1)
     full_x = Tensor(x, requires_grad=True)

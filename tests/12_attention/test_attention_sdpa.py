@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from tinytorch.core import attention
+from tinytorch.core import scaled_dot_product
 from tinytorch.core.attention import scaled_dot_product_attention
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
@@ -232,10 +232,10 @@ def test_causal_query_blocks_give_the_same_result_as_one_block(monkeypatch, bloc
         out.backward(grad_out)
         return [out.data, weights.data] + [t.grad for t in tensors]
 
-    monkeypatch.setattr(attention, "_CAUSAL_BLOCK_ROWS", 10**6)  # a single block
+    monkeypatch.setattr(scaled_dot_product, "_CAUSAL_BLOCK_ROWS", 10**6)  # a single block
     single = run()
-    monkeypatch.setattr(attention, "_CAUSAL_BLOCK_ROWS", block_rows)
-    assert len(attention._query_blocks(q_len, k_len, 0)) > 1
+    monkeypatch.setattr(scaled_dot_product, "_CAUSAL_BLOCK_ROWS", block_rows)
+    assert len(scaled_dot_product._query_blocks(q_len, k_len, 0)) > 1
     # Only summation order differs; atol covers float32 rounding of gradients that are exactly 0
     # in exact arithmetic (a query seeing one key has a constant softmax).
     for blocked, reference in zip(run(), single, strict=True):

@@ -72,7 +72,7 @@ def test_gpt_training_step_stays_float32(dtype_log, pos_encoding):
     assert {
         "LinearFunction",
         "LayerNormFunction",
-        "GELU",
+        "GELUFunction",
         "ScaledDotProductAttention",
         "CrossEntropyFunction",
     } <= ops

@@ -1,3 +1,4 @@
+import json
 import math
 
 import numpy as np
@@ -9,6 +10,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.optimizers import Adam
 from tinytorch.core.random import manual_seed
+from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT, TransformerBlock
 
 RTOL, ATOL = 1e-4, 1e-5
@@ -91,20 +93,18 @@ def test_gpt_initialisation_follows_gpt2():
 def test_config_rebuilds_the_same_architecture():
     manual_seed(3)
     model = GPT(V, D, L, H, T, pos_encoding="alibi", dropout=0.1, tie_weights=False)
-    config = model.config
-    assert config == {
-        "vocab_size": V,
-        "embed_dim": D,
-        "num_layers": L,
-        "num_heads": H,
-        "max_seq_len": T,
-        "pos_encoding": "alibi",
-        "dropout": 0.1,
-        "tie_weights": False,
-    }
-    config["vocab_size"] = 1  # a copy: editing it does not change the model
-    assert model.config["vocab_size"] == V
-    twin = GPT(**model.config)
+    assert model.config == GPTConfig(
+        vocab_size=V,
+        embed_dim=D,
+        num_layers=L,
+        num_heads=H,
+        max_seq_len=T,
+        pos_encoding="alibi",
+        dropout=0.1,
+        tie_weights=False,
+    )
+    assert GPTConfig.from_dict(json.loads(json.dumps(model.config.to_dict()))) == model.config
+    twin = GPT(model.config)
     twin.load_state_dict(model.state_dict())
     model.eval()
     twin.eval()
@@ -170,12 +170,16 @@ def test_tiny_gpt_overfits_a_repeated_sequence():
 
 
 def test_gpt_errors_surface_at_the_boundary():
-    with pytest.raises(ValueError, match="pos_encoding must be one of"):
+    with pytest.raises(ValueError, match="pos_encoding: must be one of .*, got 'relative'"):
         GPT(V, D, L, H, T, pos_encoding="relative")
-    with pytest.raises(ValueError, match=r"embed_dim \(30\).*num_heads \(4\)"):
+    with pytest.raises(ValueError, match="num_heads: must divide embed_dim 30, got 4"):
         GPT(V, 30, L, H, T)
-    with pytest.raises(ValueError, match="num_layers must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="num_layers: must be an integer >= 1, got 0"):
         GPT(V, D, 0, H, T)
+    with pytest.raises(ValueError, match="pos_encoding: rope needs an even head_dim, got 3"):
+        GPT(V, 6, L, 2, T, pos_encoding="rope")
+    with pytest.raises(ValueError, match="vocab_size must be a positive integer, got None"):
+        GPT(GPTConfig())
     model = GPT(V, D, L, H, T)
     with pytest.raises(IndexOutOfRangeError, match="out of range"):
         model(np.array([[1, 2, V]]))
@@ -191,7 +195,7 @@ def test_gpt_errors_surface_at_the_boundary():
 
 def test_transformer_block_is_causal_and_keeps_the_shape():
     manual_seed(8)
-    block = TransformerBlock(16, 2, mlp_ratio=2)
+    block = TransformerBlock(16, 2, mlp_hidden_dim=32)
     assert block.mlp[0].weight.shape == (32, 16)
     x = np.random.default_rng(0).standard_normal((2, 5, 16)).astype(np.float32)
     out = block(x).data

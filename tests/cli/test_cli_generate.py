@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tinytorch import checkpoint
+from tinytorch import run_directory as rd
 from tinytorch.text.tokenization import CharTokenizer
 
 
@@ -27,7 +27,7 @@ def test_generate_prints_prompt_then_continuation(run_dir: Path, cli) -> None:
     # One character per token, except special tokens, which decode to nothing (an undertrained
     # model still samples them now and then).
     assert len("Once upon") < len(text) <= len("Once upon") + 30
-    alphabet = set(CharTokenizer.load(run_dir / checkpoint.TOKENIZER_FILE).chars) | {"\ufffd"}
+    alphabet = set(CharTokenizer.load(run_dir / rd.TOKENIZER_FILE).chars) | {"\ufffd"}
     assert set(text) <= alphabet
 
 
@@ -78,14 +78,14 @@ def test_generate_from_a_directory_without_a_run(tmp_path: Path, cli) -> None:
 def test_generate_from_a_corrupt_checkpoint(run_dir: Path, tmp_path: Path, cli) -> None:
     broken = tmp_path / "broken"
     broken.mkdir()
-    for name in (checkpoint.CONFIG_FILE, checkpoint.TOKENIZER_FILE):
+    for name in (rd.CONFIG_FILE, rd.TOKENIZER_FILE):
         (broken / name).write_bytes((run_dir / name).read_bytes())
-    (broken / checkpoint.MODEL_FILE).write_bytes(
-        (run_dir / checkpoint.MODEL_FILE).read_bytes()[:50]
+    (broken / rd.MODEL_FILE).write_bytes(
+        (run_dir / rd.MODEL_FILE).read_bytes()[:50]
     )
     cli("generate", str(broken), "--prompt", "Tom").assert_error(
         "model.safetensors", "not a valid safetensors file"
     )
-    (broken / checkpoint.TOKENIZER_FILE).write_text("{ not json")
-    (broken / checkpoint.MODEL_FILE).write_bytes((run_dir / checkpoint.MODEL_FILE).read_bytes())
+    (broken / rd.TOKENIZER_FILE).write_text("{ not json")
+    (broken / rd.MODEL_FILE).write_bytes((run_dir / rd.MODEL_FILE).read_bytes())
     cli("generate", str(broken), "--prompt", "Tom").assert_error("tokenizer.json")

@@ -20,8 +20,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from tinytorch import checkpoint
-from tinytorch.checkpoint import CheckpointError
+from tinytorch import run_directory as rd
 from tinytorch.cli import UsageError, build_parser
 from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.errors import IndexOutOfRangeError
@@ -29,9 +28,12 @@ from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
 from tinytorch.models.transformer import GPT
+from tinytorch.run_directory import CheckpointError
+from tinytorch.settings import SettingError
 from tinytorch.text.embeddings import EmbeddingLayer, PositionalEncoding, RotaryEmbedding
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train import TrainingError
+from tinytorch.train_config import TrainConfig
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "errors.md"
 ERROR_TYPES = {
@@ -44,6 +46,7 @@ ERROR_TYPES = {
         CheckpointError,
         TrainingError,
         UsageError,
+        SettingError,
     )
 }
 
@@ -78,7 +81,7 @@ def _gpt() -> GPT:
 def _cli(*argv: str) -> Any:
     """Run a command line like `tinytorch`, but let its error escape instead of printing it."""
     args = build_parser().parse_args(list(argv))
-    return args.handler(args)
+    return args.run(args)
 
 
 def _edit_json(path: Path, edit: Callable[[Any], None]) -> None:
@@ -99,7 +102,7 @@ def _in_run(name: str, edit: Callable[[Path], None], then: Callable[[Path], Any]
 
 
 def _load_model(run: Path) -> Any:
-    return checkpoint.load_model(str(run))
+    return rd.load_run(run)
 
 
 def _resume(run: Path, *more: str) -> Any:
@@ -131,9 +134,10 @@ def _bpe_run(s: Scratch) -> Path:
     tokenizer = BPETokenizer.train("once upon a time " * 20, 262)
     manual_seed(0)
     model = GPT(tokenizer.vocab_size, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=8)
-    checkpoint.save_config(str(run), checkpoint.RunConfig(model.config, {}, "bpe"))
-    checkpoint.save_tokenizer(str(run), tokenizer)
-    (run / checkpoint.MODEL_FILE).write_bytes(safetensors.numpy.save(model.state_dict()))
+    run_dir = rd.RunDirectory(run)
+    run_dir.write_config(rd.RunConfig(model.config, TrainConfig(tokenizer="bpe")))
+    run_dir.write_tokenizer(tokenizer)
+    (run / rd.MODEL_FILE).write_bytes(safetensors.numpy.save(model.state_dict()))
     return run
 
 
@@ -158,13 +162,13 @@ def _pickle_in_place_of_a_tokenizer(s: Scratch) -> Any:
 
 def _pickle_in_place_of_weights(s: Scratch) -> Any:
     run = s.run_copy()
-    s.pickle_bomb(run / checkpoint.MODEL_FILE)
+    s.pickle_bomb(run / rd.MODEL_FILE)
     return _load_model(run)
 
 
 def _huge_tensor_in_place_of_weights(s: Scratch) -> Any:
     run = s.run_copy()
-    (run / checkpoint.MODEL_FILE).write_bytes(s.huge_tensor_safetensors)
+    (run / rd.MODEL_FILE).write_bytes(s.huge_tensor_safetensors)
     return _load_model(run)
 
 
@@ -182,6 +186,10 @@ def _config_model(key: str, value: Any) -> Callable[[Path], None]:
 
 def _set(key: str, value: Any) -> Callable[[Path], None]:
     return lambda path: _edit_json(path, lambda d: d.__setitem__(key, value))
+
+
+def _set_in(section: str, key: str, value: Any) -> Callable[[Path], None]:
+    return lambda path: _edit_json(path, lambda d: d[section].__setitem__(key, value))
 
 
 def _load_edited_hf_tokenizer(*keys_then_value: Any) -> Callable[[Scratch], Any]:
@@ -264,7 +272,8 @@ CASES = [
         "heads-indivisible",
         lambda s: GPT(10, embed_dim=10, num_layers=1, num_heads=3, max_seq_len=6),
     ),
-    Case("rope-odd-head-dim", lambda s: MultiHeadAttention(6, 2, pos_encoding="rope")),
+    Case("rope-odd-head-dim", lambda s: GPT(10, 6, 1, 2, 8, pos_encoding="rope")),
+    Case("attention-heads-indivisible", lambda s: MultiHeadAttention(10, 3)),
     # ----------------------------------------------------------------------- masks
     Case(
         "mask-wrong-shape",
@@ -390,13 +399,18 @@ CASES = [
         _in_run("tokenizer.json", lambda p: BPETokenizer([]).save(p), _load_model),
     ),
     # ----------------------------------------------------------------- config.json
-    Case("run-directory-missing", lambda s: checkpoint.load_model(str(s.dir / "nowhere"))),
+    Case("run-directory-missing", lambda s: rd.load_run(s.dir / "nowhere")),
     Case("config-missing", _in_run("config.json", Path.unlink, _load_model)),
     Case("config-truncated", _in_run("config.json", _truncate, _load_model)),
     Case("config-other-version", _in_run("config.json", _set("version", 2), _load_model)),
     Case("config-other-format", _in_run("config.json", _set("format", "hf"), _load_model)),
     Case(
-        "config-unknown-tokenizer", _in_run("config.json", _set("tokenizer", "word"), _load_model)
+        "config-unknown-tokenizer",
+        _in_run("config.json", _set_in("train", "tokenizer", "word"), _load_model),
+    ),
+    Case(
+        "config-tokenizer-disagrees",
+        _in_run("config.json", _set("tokenizer", "bpe"), _load_model),
     ),
     Case(
         "config-nested-too-deeply",

@@ -16,6 +16,9 @@ from tinytorch.core.autograd import Function
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.transformer import GPT
+from tinytorch.run_directory import RunDirectory
+from tinytorch.train_config import new_run_configs
+from tinytorch.training_data import prepare_data
 
 STEPS = 50
 
@@ -33,11 +36,11 @@ def _live_objects() -> tuple[int, int]:
 
 
 def test_training_steps_keep_a_constant_number_of_tensors_and_no_graph(tmp_path: Path) -> None:
-    args = train.resolve_args(preset="test", steps=STEPS)
-    data = train.prepare_data(args, block_size=16)
+    _, config = new_run_configs({}, {"preset": "test", "steps": STEPS}, None)
+    data = prepare_data(config, block_size=16)
     manual_seed(0)
     model = GPT(data.tokenizer.vocab_size, embed_dim=32, num_layers=2, num_heads=2, max_seq_len=16)
-    trainer = train.Trainer(args, str(tmp_path), data, model, echo=lambda line: None)
+    trainer = train.Trainer(config, RunDirectory(tmp_path), data, model, echo=lambda line: None)
 
     counts = []
     gc.collect()

@@ -22,14 +22,15 @@ from pathlib import Path
 
 import pytest
 
-from tinytorch import checkpoint, train
+from tinytorch import run_directory as rd
+from tinytorch import train
 from tinytorch.cli import main
 from tinytorch.files import atomic_write_bytes
 from tinytorch.models.transformer import GPT
 
 STEPS = ("--steps", "12", "--eval-interval", "4")
 FAULTY_CHECKPOINT = 3  # the third checkpoint of a run: step 8
-WEIGHTS = (checkpoint.MODEL_FILE, checkpoint.OPTIMIZER_FILE)
+WEIGHTS = (rd.MODEL_FILE, rd.OPTIMIZER_FILE)
 
 
 def _no_samples(self: train.Trainer) -> list[str]:
@@ -53,7 +54,7 @@ def straight(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / checkpoint.METRICS_FILE).read_text().splitlines()]
+    return [json.loads(line) for line in (run / rd.METRICS_FILE).read_text().splitlines()]
 
 
 def _losses(run: Path) -> list[tuple]:
@@ -61,7 +62,7 @@ def _losses(run: Path) -> list[tuple]:
 
 
 def _saved_step(run: Path) -> int:
-    return json.loads((run / checkpoint.TRAINER_STATE_FILE).read_text())["step"]
+    return json.loads((run / rd.TRAINER_STATE_FILE).read_text())["step"]
 
 
 def _leftovers(run: Path) -> list[str]:
@@ -136,7 +137,7 @@ def _after_writing(name: str) -> Callable[[pytest.MonkeyPatch], None]:
     """Fault: the process dies right after `name` of the step-8 checkpoint is on disk."""
 
     def arm(monkeypatch: pytest.MonkeyPatch) -> None:
-        real, seen = checkpoint.atomic_write_bytes, []
+        real, seen = rd.atomic_write_bytes, []
 
         def write(path: str, data: bytes) -> None:
             real(path, data)
@@ -144,7 +145,7 @@ def _after_writing(name: str) -> Callable[[pytest.MonkeyPatch], None]:
             if seen.count(name) == FAULTY_CHECKPOINT:
                 raise _Killed
 
-        monkeypatch.setattr(checkpoint, "atomic_write_bytes", write)
+        monkeypatch.setattr(rd, "atomic_write_bytes", write)
 
     return arm
 
@@ -156,7 +157,7 @@ def _before_renaming(name: str) -> Callable[[pytest.MonkeyPatch], None]:
         real, seen = os.replace, []
 
         def replace(src: str, dst: str) -> None:
-            if os.path.basename(dst) == name and src.endswith(checkpoint.STAGED_SUFFIX):
+            if os.path.basename(dst) == name and src.endswith(rd.STAGED_SUFFIX):
                 seen.append(dst)
                 if len(seen) == FAULTY_CHECKPOINT:
                     raise _Killed
@@ -171,7 +172,7 @@ def _disk_full_while_writing(name: str) -> Callable[[pytest.MonkeyPatch], None]:
     """Fault: the disk fills up half-way through writing `name` of the step-8 checkpoint."""
 
     def arm(monkeypatch: pytest.MonkeyPatch) -> None:
-        real, seen = checkpoint.atomic_write_bytes, []
+        real, seen = rd.atomic_write_bytes, []
 
         def write(path: str, data: bytes) -> None:
             seen.append(os.path.basename(path))
@@ -180,23 +181,23 @@ def _disk_full_while_writing(name: str) -> Callable[[pytest.MonkeyPatch], None]:
             with _disk_fills_up(room=len(data) // 2):
                 real(path, data)
 
-        monkeypatch.setattr(checkpoint, "atomic_write_bytes", write)
+        monkeypatch.setattr(rd, "atomic_write_bytes", write)
 
     return arm
 
 
-STAGED_MODEL = checkpoint.MODEL_FILE + checkpoint.STAGED_SUFFIX
+STAGED_MODEL = rd.MODEL_FILE + rd.STAGED_SUFFIX
 
 
 @pytest.mark.parametrize(
     ("arm", "kept_step"),
     [
         # Before the commit, the step-4 checkpoint stands; metrics already name step 8.
-        (_after_writing(checkpoint.METRICS_FILE), 4),
+        (_after_writing(rd.METRICS_FILE), 4),
         (_after_writing(STAGED_MODEL), 4),
         # After trainer_state.json (the commit), step 8 stands even though no rename happened.
-        (_after_writing(checkpoint.TRAINER_STATE_FILE), 8),
-        (_before_renaming(checkpoint.OPTIMIZER_FILE), 8),
+        (_after_writing(rd.TRAINER_STATE_FILE), 8),
+        (_before_renaming(rd.OPTIMIZER_FILE), 8),
     ],
     ids=["after-metrics", "after-staging-weights", "after-commit", "between-renames"],
 )
@@ -213,7 +214,7 @@ def test_a_crash_anywhere_in_a_checkpoint_resumes_exactly(
 
 
 @pytest.mark.parametrize(
-    "name", [checkpoint.METRICS_FILE, STAGED_MODEL, checkpoint.TRAINER_STATE_FILE]
+    "name", [rd.METRICS_FILE, STAGED_MODEL, rd.TRAINER_STATE_FILE]
 )
 def test_disk_full_mid_checkpoint_stops_with_one_line_and_resumes_exactly(
     tmp_path: Path,
@@ -245,7 +246,7 @@ def test_sigkill_mid_run_then_resume_reproduces_the_uninterrupted_run(
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 60
-        state = run / checkpoint.TRAINER_STATE_FILE
+        state = run / rd.TRAINER_STATE_FILE
         while not (state.exists() and _saved_step(run) >= 4):  # a checkpoint after step 0
             assert process.poll() is None, process.stderr.read().decode()
             assert time.monotonic() < deadline

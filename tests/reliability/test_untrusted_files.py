@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 import tinytorch
-from tinytorch import checkpoint
-from tinytorch.checkpoint import CheckpointError
+from tinytorch import run_directory as rd
+from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
+from tinytorch.run_directory import CheckpointError
 from tinytorch.text import bpe
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 
@@ -28,19 +29,19 @@ MiB = 2**20
 
 def _load_run(run: Path) -> None:
     """Everything `tinytorch generate` and `--resume` read from a run directory."""
-    model, _, _ = checkpoint.load_model(str(run))
-    checkpoint.load_training_state(str(run), model)
+    model, _, _ = rd.load_run(run)
+    rd.RunDirectory(run).read_training_state(model)
 
 
 @pytest.mark.parametrize("kind", ["npy", "npz", "pickle"])
 @pytest.mark.parametrize(
     "name",
     [
-        checkpoint.MODEL_FILE,
-        checkpoint.OPTIMIZER_FILE,
-        checkpoint.CONFIG_FILE,
-        checkpoint.TOKENIZER_FILE,
-        checkpoint.TRAINER_STATE_FILE,
+        rd.MODEL_FILE,
+        rd.OPTIMIZER_FILE,
+        rd.CONFIG_FILE,
+        rd.TOKENIZER_FILE,
+        rd.TRAINER_STATE_FILE,
     ],
 )
 def test_a_pickle_in_place_of_a_run_file_is_refused_and_never_runs(
@@ -76,11 +77,11 @@ def test_crafted_json_is_data_never_code_or_a_path(
     marker = tmp_path / "pwned"
     payload = _jsonpickle_payload(marker)
     run = run_copy()
-    config = json.loads((run / checkpoint.CONFIG_FILE).read_text())
+    config = json.loads((run / rd.CONFIG_FILE).read_text())
     config["model"]["py/reduce"] = payload["py/reduce"]
-    (run / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match="unexpected keyword argument 'py/reduce'"):
-        checkpoint.load_model(str(run))
+    (run / rd.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"model\.py/reduce: unknown setting"):
+        rd.load_run(run)
 
     tokenizer = tmp_path / "tokenizer.json"
     CharTokenizer("ab").save(tokenizer)
@@ -92,9 +93,9 @@ def test_crafted_json_is_data_never_code_or_a_path(
 
     # Array references in the trainer state name tensors of optimizer.safetensors, not files.
     run = run_copy()
-    state = json.loads((run / checkpoint.TRAINER_STATE_FILE).read_text())
+    state = json.loads((run / rd.TRAINER_STATE_FILE).read_text())
     state["optimizer"]["state"] = {"__array__": "../../config.json"}
-    (run / checkpoint.TRAINER_STATE_FILE).write_text(json.dumps(state))
+    (run / rd.TRAINER_STATE_FILE).write_text(json.dumps(state))
     with pytest.raises(CheckpointError, match=r"tensor '\.\./\.\./config\.json' is missing"):
         _load_run(run)
     assert not marker.exists()
@@ -134,9 +135,9 @@ def test_safetensors_header_declaring_a_huge_tensor_is_refused_without_allocatin
     run_copy: Callable[[], Path], huge_tensor_safetensors: bytes
 ) -> None:
     run = run_copy()
-    (run / checkpoint.MODEL_FILE).write_bytes(huge_tensor_safetensors)
+    (run / rd.MODEL_FILE).write_bytes(huge_tensor_safetensors)
     with _peak_allocation() as peak, pytest.raises(CheckpointError, match="not a valid"):
-        checkpoint.load_model(str(run))
+        rd.load_run(run)
     assert peak[0] < 1 * MiB
 
 
@@ -144,20 +145,28 @@ def test_config_declaring_a_huge_model_is_refused_before_building_it(
     run_copy: Callable[[], Path],
 ) -> None:
     run = run_copy()
-    config = json.loads((run / checkpoint.CONFIG_FILE).read_text())
+    config = json.loads((run / rd.CONFIG_FILE).read_text())
     config["model"]["vocab_size"] = 10**7  # 1.3 GB of embeddings; the weight file has 70 kB
-    (run / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
+    (run / rd.CONFIG_FILE).write_text(json.dumps(config))
     with _peak_allocation() as peak, pytest.raises(CheckpointError, match="declares a model"):
-        checkpoint.load_model(str(run))
+        rd.load_run(run)
     assert peak[0] < 1 * MiB
 
 
 def test_declared_parameter_count_is_exact() -> None:
     """The size check counts what GPT really allocates, for every kind of configuration."""
-    for extra in ({}, {"tie_weights": False}, {"pos_encoding": "rope"}, {"pos_encoding": None}):
-        config = dict(vocab_size=11, embed_dim=8, num_layers=3, num_heads=2, max_seq_len=5)
-        config.update(extra)
-        assert checkpoint.gpt_parameter_count(config) == GPT(**config).num_parameters(), extra
+    extras = (
+        {},
+        {"tie_weights": False},
+        {"pos_encoding": "rope"},
+        {"pos_encoding": "none"},
+        {"pos_encoding": "sinusoidal"},
+        {"mlp_hidden_dim": 7},
+    )
+    for extra in extras:
+        config = GPTConfig(vocab_size=11, embed_dim=8, num_layers=3, num_heads=2, max_seq_len=5,
+                           **extra)
+        assert config.parameter_count() == GPT(config).num_parameters(), extra
 
 
 def test_bpe_merges_that_double_a_token_are_refused_within_the_bound(tmp_path: Path) -> None:

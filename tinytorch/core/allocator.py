@@ -7,12 +7,14 @@ next step then takes a page fault for every 4 KiB page it touches again. On the 
 that was ~45,000 faults and 15-25% of the bigger benchmark GPT's step (1.87-1.93 s -> 1.39-1.66
 s), and still ~2,700 faults per step of the small one; with freed memory kept: 5 and 3.
 
-So tinytorch, when imported, asks glibc to serve blocks up to 32 MiB (the most it allows) from
-its heap and to keep up to 1 GiB of freed memory there, as PyTorch's caching allocators keep
-theirs. The process's resident memory then stays near its peak instead of falling between
-steps; the peak itself does not grow (measured with `python -m benchmarks --cases memory`).
-Set the environment variable `TINYTORCH_KEEP_FREED_MEMORY=0` before importing tinytorch to keep
-glibc's defaults. Other C libraries (macOS, musl) are left alone.
+`keep_freed_memory()` asks glibc to serve blocks up to 32 MiB (the most it allows) from its heap
+and to keep up to 1 GiB of freed memory there, as PyTorch's caching allocators keep theirs. The
+process's resident memory then stays near its peak instead of falling between steps; the peak
+itself does not grow (measured with `python -m benchmarks --cases memory`). The setting is
+process-wide, so importing tinytorch does not apply it: a program that trains calls it once at
+the start (`tinytorch.keep_freed_memory()`; the `tinytorch` command and the benchmarks do).
+The environment variable `TINYTORCH_KEEP_FREED_MEMORY=0` turns the call into a no-op. Other C
+libraries (macOS, musl) are left alone.
 """
 
 from __future__ import annotations

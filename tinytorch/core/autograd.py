@@ -79,6 +79,20 @@ class Function:
         return result
 
 
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum `grad` over the axes that broadcasting added or stretched to reach `shape`.
+
+    The gradient of an operand that was broadcast in forward: every op that broadcasts needs it.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, n in enumerate(shape) if n == 1 and grad.shape[extra + i] != 1
+    )
+    return grad.sum(axis=axes, keepdims=True).reshape(shape)
+
+
 class _FreedGraph(Function):
     """Stands in for an op whose saved state was released by an earlier backward."""
 

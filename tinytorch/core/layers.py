@@ -1,192 +1,40 @@
-"""`Module`, `Parameter` and the basic layers: Linear, LayerNorm, Dropout, activations, containers.
+"""The basic layers: Linear, LayerNorm, Dropout and the activation modules ReLU and GELU.
 
-`Module` registers every `Parameter` and sub-module assigned as an attribute, in assignment order,
-so `named_parameters()` and `state_dict()` produce PyTorch's names and a state dict maps 1:1 onto
-the equivalent PyTorch model. Linear and LayerNorm are fused `Function`s: one graph node each,
-with hand-written gradients, because they dominate a transformer's step.
+Linear and LayerNorm are fused `Function`s (one graph node each, with hand-written gradients)
+because they dominate a transformer's step; each sits right above the layer that applies it.
+`Module`, `Parameter` and the containers are re-exported here: `tinytorch.core.layers` is the
+import path of the TinyTorch module map.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 import numpy as np
 
 from tinytorch.core.autograd import Function
-from tinytorch.core.functional import cast, gelu, relu
+from tinytorch.core.casting import cast
+from tinytorch.core.checks import check_positive
+from tinytorch.core.containers import ModuleList, Sequential
+from tinytorch.core.elementwise import gelu, relu
+from tinytorch.core.module import Module, Parameter
 from tinytorch.core.parallel import parallel_rows
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
 
-
-class Parameter(Tensor):
-    """A tensor a `Module` owns and trains: floating point, `requires_grad=True` by default."""
-
-    __slots__ = ()
-
-    def __init__(self, data: Any, requires_grad: bool = True, dtype: Any = None) -> None:
-        super().__init__(data, requires_grad=requires_grad, dtype=dtype)
-        if self.data.dtype.kind != "f":
-            raise TypeError(f"a Parameter must be floating point, got dtype {self.data.dtype}")
-
-    def __repr__(self) -> str:
-        return "Parameter containing:\n" + super().__repr__()
-
-
-class Module:
-    """Base class of every layer and model."""
-
-    def __init__(self) -> None:
-        object.__setattr__(self, "_parameters", {})
-        object.__setattr__(self, "_modules", {})
-        object.__setattr__(self, "_buffers", {})
-        object.__setattr__(self, "_non_persistent", set())
-        object.__setattr__(self, "training", True)
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        registries = self.__dict__.get("_parameters")
-        if registries is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.__init__ must call super().__init__() before assigning "
-                "attributes"
-            )
-        was_buffer = name in self._buffers
-        for registry in (self._parameters, self._modules, self._buffers):
-            registry.pop(name, None)
-        if isinstance(value, Parameter):
-            self._parameters[name] = value
-        elif isinstance(value, Module):
-            self._modules[name] = value
-        elif was_buffer and isinstance(value, Tensor):  # re-assigning a buffer keeps it one
-            self._buffers[name] = value
-        object.__setattr__(self, name, value)
-
-    def register_buffer(self, name: str, value: Any, persistent: bool = True) -> None:
-        """A non-trainable array that belongs to the module (e.g. a sinusoidal table)."""
-        tensor = value if isinstance(value, Tensor) else Tensor(value)
-        object.__setattr__(self, name, tensor)
-        self._buffers[name] = tensor
-        if not persistent:
-            self._non_persistent.add(name)
-
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not implement forward()")
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        return self.forward(*args, **kwargs)
-
-    # ------------------------------------------------------------------------- traversal
-    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
-        seen: set[int] = set()
-        stack = [(prefix, self)]
-        while stack:
-            name, module = stack.pop()
-            if id(module) in seen:
-                continue
-            seen.add(id(module))
-            yield name, module
-            children = [(f"{name}.{n}" if name else n, m) for n, m in module._modules.items()]
-            stack.extend(reversed(children))
-
-    def modules(self) -> Iterator[Module]:
-        for _, module in self.named_modules():
-            yield module
-
-    def children(self) -> Iterator[Module]:
-        yield from self._modules.values()
-
-    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
-        """Every parameter once (a tied weight appears under its first name only)."""
-        seen: set[int] = set()
-        for module_name, module in self.named_modules(prefix):
-            for name, param in module._parameters.items():
-                if id(param) not in seen:
-                    seen.add(id(param))
-                    yield (f"{module_name}.{name}" if module_name else name), param
-
-    def parameters(self) -> Iterator[Parameter]:
-        for _, param in self.named_parameters():
-            yield param
-
-    def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
-
-    def _named_state(self) -> Iterator[tuple[str, Tensor]]:
-        """Parameters (tied ones under every name, like PyTorch) and persistent buffers."""
-        for module_name, module in self.named_modules():
-            dot = f"{module_name}." if module_name else ""
-            for name, param in module._parameters.items():
-                yield dot + name, param
-            for name, buffer in module._buffers.items():
-                if name not in module._non_persistent:
-                    yield dot + name, buffer
-
-    # ---------------------------------------------------------------------------- state
-    def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of every parameter and persistent buffer, by PyTorch-style dotted name."""
-        return {name: tensor.data.copy() for name, tensor in self._named_state()}
-
-    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True) -> None:
-        """Copy values in place; validate everything first so a bad dict changes nothing."""
-        targets = dict(self._named_state())
-        missing = [k for k in targets if k not in state_dict]
-        unexpected = [k for k in state_dict if k not in targets]
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"state dict does not match {type(self).__name__}: missing keys {missing}, "
-                f"unexpected keys {unexpected}"
-            )
-        updates = []
-        for name, target in targets.items():
-            if name not in state_dict:
-                continue
-            value = np.asarray(state_dict[name])
-            if value.shape != target.shape:
-                raise ValueError(
-                    f"shape mismatch for {name!r}: checkpoint has {value.shape}, "
-                    f"model has {target.shape}"
-                )
-            if value.dtype.kind != target.dtype.kind:
-                raise TypeError(
-                    f"dtype mismatch for {name!r}: checkpoint has {value.dtype}, "
-                    f"model has {target.dtype}"
-                )
-            updates.append((target, value))
-        for target, value in updates:
-            target.data[...] = value
-
-    # --------------------------------------------------------------------------- modes
-    def train(self, mode: bool = True) -> Module:
-        for module in self.modules():
-            object.__setattr__(module, "training", mode)
-        return self
-
-    def eval(self) -> Module:
-        return self.train(False)
-
-    def zero_grad(self) -> None:
-        for param in self.parameters():
-            param.grad = None
-
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer in place (e.g. float64 for gradient checks)."""
-        for module in self.modules():
-            for tensor in (*module._parameters.values(), *module._buffers.values()):
-                if tensor.dtype.kind == "f":
-                    tensor.data = tensor.data.astype(dtype)
-                    tensor.grad = None
-        return self
-
-    def extra_repr(self) -> str:
-        return ""
-
-    def __repr__(self) -> str:
-        lines = [f"({name}): " + repr(m).replace("\n", "\n  ") for name, m in self._modules.items()]
-        if not lines:
-            return f"{type(self).__name__}({self.extra_repr()})"
-        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+__all__ = [
+    "GELU",
+    "Dropout",
+    "LayerNorm",
+    "Linear",
+    "Module",
+    "ModuleList",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "dropout",
+    "linear",
+]
 
 
 # ------------------------------------------------------------------------------ Linear
@@ -235,7 +83,7 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__()
-        _check_positive(in_features=in_features, out_features=out_features)
+        check_positive(in_features=in_features, out_features=out_features)
         self.in_features, self.out_features = in_features, out_features
         bound = 1.0 / math.sqrt(in_features)  # kaiming_uniform(a=sqrt(5)) reduces to this
         self.weight = Parameter(_uniform((out_features, in_features), bound))
@@ -328,7 +176,7 @@ class LayerNorm(Module):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(
             normalized_shape)
-        _check_positive(**{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
+        check_positive(**{f"normalized_shape[{i}]": n for i, n in enumerate(shape)})
         if eps <= 0:
             raise ValueError(f"eps must be positive, got {eps}")
         self.normalized_shape, self.eps = shape, float(eps)
@@ -409,50 +257,3 @@ class GELU(Module):
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
-
-
-class Sequential(Module):
-    """Modules applied in order; children are named '0', '1', ... as in PyTorch."""
-
-    def __init__(self, *modules: Module) -> None:
-        super().__init__()
-        for i, module in enumerate(modules):
-            setattr(self, str(i), module)
-
-    def forward(self, x: Any) -> Any:
-        for module in self._modules.values():
-            x = module(x)
-        return x
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-
-class ModuleList(Module):
-    """A list of sub-modules whose parameters are registered (for stacks of blocks)."""
-
-    def __init__(self, modules: Iterable[Module] = ()) -> None:
-        super().__init__()
-        for module in modules:
-            self.append(module)
-
-    def append(self, module: Module) -> None:
-        setattr(self, str(len(self._modules)), module)
-
-    def __getitem__(self, index: int) -> Module:
-        return list(self._modules.values())[index]
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-
-def _check_positive(**sizes: Any) -> None:
-    for name, value in sizes.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")

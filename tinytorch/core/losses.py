@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.autograd import Function
+from tinytorch.core.checks import is_int
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.functional import mean, mul, sub
 from tinytorch.core.functional import sum as tensor_sum
@@ -141,7 +142,7 @@ def cross_entropy(
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    if isinstance(ignore_index, bool) or not isinstance(ignore_index, (int, np.integer)):
+    if not is_int(ignore_index):
         raise TypeError(f"ignore_index must be an int, got {ignore_index!r}")
     target_ids = _as_target(target)
     if target_ids.shape != logits.shape[:-1]:

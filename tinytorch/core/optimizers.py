@@ -1,5 +1,5 @@
-"""Optimizers (SGD, Adam, AdamW), gradient clipping, and the LR schedules re-exported from
-`tinytorch.core.schedules`.
+"""Optimizers (SGD, Adam, AdamW); gradient clipping and the LR schedules are re-exported from
+`tinytorch.core.grad_clipping` and `tinytorch.core.schedules`.
 
 The update formulas are PyTorch's (`torch.optim.sgd` / `adam` single-tensor paths), applied in
 place to `param.data` (other objects hold references to those arrays) with in-place NumPy ops
@@ -15,14 +15,16 @@ row has a gradient, while bias correction uses the parameter's global step count
 
 from __future__ import annotations
 
+import functools
 import math
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
 
+from tinytorch.core.checks import is_number
+from tinytorch.core.grad_clipping import clip_grad_norm_
 from tinytorch.core.schedules import LambdaLR, LRSchedule, WarmupCosineSchedule
 from tinytorch.core.sparse import RowSparseGrad
 from tinytorch.core.tensor import Tensor
@@ -259,7 +261,7 @@ class Optimizer(ABC):
 def _check_non_negative(group: Mapping[str, Any], *names: str) -> None:
     for name in names:
         value = group[name]
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0:
+        if not is_number(value) or not value >= 0:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
 
@@ -432,71 +434,8 @@ class Adam(Optimizer):
 
 class AdamW(Adam):
     """Adam with decoupled weight decay (Loshchilov & Hutter): `p *= 1 - lr * weight_decay`
-    before the Adam step instead of adding `weight_decay * p` to the gradient."""
+    before the Adam step instead of adding `weight_decay * p` to the gradient; PyTorch's default
+    weight_decay for AdamW is 1e-2 (Adam's is 0). Everything else is Adam's."""
 
     _decoupled_weight_decay = True
-
-    def __init__(
-        self,
-        params: ParamsArg,
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 1e-2,
-        amsgrad: bool = False,
-        *,
-        maximize: bool = False,
-    ) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, maximize=maximize)
-
-
-# ------------------------------------------------------------------------- grad clipping
-def clip_grad_norm_(
-    parameters: Tensor | Iterable[Tensor],
-    max_norm: float,
-    norm_type: float = 2.0,
-    error_if_nonfinite: bool = False,
-) -> float:
-    """Scale all gradients together so their joint `norm_type`-norm is at most `max_norm`.
-
-    PyTorch semantics: the total norm is the norm of the per-tensor norms (`inf`: the largest
-    absolute entry), gradients are multiplied by `min(1, max_norm / (total + 1e-6))`, and the
-    total norm before clipping is returned (as a float). Each `.grad` is replaced by a new
-    scaled array (or `RowSparseGrad`) rather than scaled in place, since gradients may alias
-    other arrays.
-    """
-    params = [parameters] if isinstance(parameters, Tensor) else list(parameters)
-    norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"norm_type must be positive or inf, got {norm_type}")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, numbers.Real) or not max_norm >= 0:
-        raise ValueError(f"max_norm must be a non-negative number, got {max_norm!r}")
-    with_grad = [p for p in params if p.grad is not None]
-    if not with_grad:
-        return 0.0
-    norms = []
-    for p in with_grad:
-        values = p.grad.values if isinstance(p.grad, RowSparseGrad) else p.grad
-        norms.append(_vector_norm(values.ravel(), norm_type))
-    total = _vector_norm(np.asarray(norms, dtype=np.float64), norm_type)
-    if error_if_nonfinite and not math.isfinite(total):
-        raise RuntimeError(
-            f"the total norm of order {norm_type} of the gradients is {total}, so they cannot "
-            "be clipped; set error_if_nonfinite=False to scale them anyway"
-        )
-    coefficient = float(max_norm) / (total + 1e-6)
-    if coefficient < 1.0:
-        with np.errstate(invalid="ignore"):  # inf * 0 for a non-finite norm gives nan, like torch
-            for p in with_grad:
-                p.grad = p.grad * coefficient
-    return total
-
-
-def _vector_norm(values: np.ndarray, norm_type: float) -> float:
-    if values.size == 0:
-        return 0.0
-    if norm_type == math.inf:
-        return float(np.abs(values).max())
-    if norm_type == 2.0:
-        return float(np.sqrt(np.dot(values, values)))
-    return float(np.sum(np.abs(values) ** norm_type) ** (1.0 / norm_type))
+    __init__ = functools.partialmethod(Adam.__init__, weight_decay=1e-2)

@@ -21,6 +21,8 @@ from typing import TypeVar
 
 import numpy as np
 
+from tinytorch.core.checks import is_int
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -37,7 +39,7 @@ def get_num_threads() -> int:
 def set_num_threads(count: int) -> None:
     """Use `count` threads for intra-op parallelism (does not change NumPy's BLAS threads)."""
     global _threads, _pool
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if not is_int(count) or count < 1:
         raise ValueError(f"thread count must be an integer >= 1, got {count!r}")
     with _lock:
         if count != _threads and _pool is not None:

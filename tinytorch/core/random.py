@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from tinytorch.core.checks import check_non_negative
+
 _generator = np.random.default_rng(0)
 
 
 def manual_seed(seed: int) -> np.random.Generator:
     """Reseed every random choice tinytorch makes (initialisation, dropout, sampling)."""
     global _generator
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_non_negative(seed=seed)
     _generator = np.random.default_rng(int(seed))
     return _generator
 

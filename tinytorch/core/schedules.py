@@ -8,13 +8,17 @@ from `tinytorch.core.optimizers`.
 from __future__ import annotations
 
 import math
-import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.checks import is_int
+
+
+class Optimizer(Protocol):
+    """What a schedule needs of an optimizer: its param groups, whose "lr" it sets."""
+
+    param_groups: list[dict[str, Any]]
 
 
 class LRSchedule(ABC):
@@ -55,7 +59,7 @@ class LRSchedule(ABC):
     def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
         """Restore the step count and base lrs, and set the optimizer's lrs accordingly."""
         step, base_lrs = state_dict["last_step"], list(state_dict["base_lrs"])
-        if isinstance(step, bool) or not isinstance(step, numbers.Integral) or step < 0:
+        if not is_int(step) or step < 0:
             raise ValueError(f"last_step must be a non-negative integer, got {step!r}")
         if len(base_lrs) != len(self.base_lrs):
             raise ValueError(
@@ -92,7 +96,7 @@ class WarmupCosineSchedule(LRSchedule):
         self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr: float = 0.0
     ) -> None:
         for name, value in (("warmup_steps", warmup_steps), ("total_steps", total_steps)):
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
+            if not is_int(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
         if total_steps == 0:
             raise ValueError("total_steps must be positive, got 0")

@@ -10,9 +10,11 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tinytorch.core.checks import is_int
+
 
 def _check_size(name: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+    if not is_int(value):
         raise TypeError(f"{name} must be an int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"{name} must be a positive int, got {value}")

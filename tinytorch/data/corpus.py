@@ -35,6 +35,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NoReturn, Protocol
 
+from tinytorch.core.checks import is_int
+
 Weighted = Sequence[tuple[str, float]]
 
 
@@ -520,7 +522,7 @@ def generate_corpus(num_chars: int = 1_000_000, seed: int = 0) -> Corpus:
     the sum over its stories (the stopping rule depends only on the stories, adding nothing).
     Deterministic for a given seed.
     """
-    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 1:
+    if not is_int(num_chars) or num_chars < 1:
         raise ValueError(f"num_chars must be a positive int, got {num_chars!r}")
     tape = _Writer(random.Random(seed))
     length = 0

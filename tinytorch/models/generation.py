@@ -6,11 +6,11 @@ step feeds only the newest token, so a step costs O(context) instead of O(contex
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from tinytorch.core.checks import is_finite_number, is_int
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
@@ -51,15 +51,10 @@ def _as_prompt(prompt_ids: Any) -> np.ndarray:
 def _check_arguments(
     max_new_tokens: Any, temperature: Any, top_k: Any, eos_id: Any, vocab_size: int
 ) -> None:
-    def is_int(value: Any) -> bool:
-        return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
     if not is_int(max_new_tokens) or max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float, np.floating, np.integer))
-        or not math.isfinite(temperature)
+        not is_finite_number(temperature)
         or temperature < 0
     ):
         raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
@@ -96,7 +91,7 @@ def generate(
     requests raise unless `sliding_window=True`, which keeps the last `max_seq_len` tokens as
     context (recomputed without the cache once the window slides). rope/alibi have no limit.
     """
-    vocab_size = model.config["vocab_size"]
+    vocab_size = model.config.vocab_size
     prompt = _as_prompt(prompt_ids)
     _check_arguments(max_new_tokens, temperature, top_k, eos_id, vocab_size)
     temperature = float(temperature)
@@ -107,7 +102,7 @@ def generate(
     if limit is not None and total > limit and not sliding_window:
         raise ValueError(
             f"prompt length {ids.shape[1]} + max_new_tokens {max_new_tokens} = {total} exceeds "
-            f"maximum sequence length {limit} of the {model.config['pos_encoding']} positions; "
+            f"maximum sequence length {limit} of the {model.config.pos_encoding} positions; "
             "pass sliding_window=True to keep only the last max_seq_len tokens as context"
         )
     rng = np.random.default_rng(seed) if seed is not None else default_generator()

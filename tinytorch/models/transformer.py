@@ -13,35 +13,33 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.attention import KVCache, MultiHeadAttention
+from tinytorch.core.attention import AttentionPositions, KVCache, MultiHeadAttention
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.layers import (
-    GELU,
-    Dropout,
-    LayerNorm,
-    Linear,
-    Module,
-    ModuleList,
-    Sequential,
-    _check_positive,
-)
+from tinytorch.core.containers import ModuleList, Sequential
+from tinytorch.core.layers import GELU, Dropout, LayerNorm, Linear, ReLU
 from tinytorch.core.losses import cross_entropy
+from tinytorch.core.module import Module
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.generation import generate
+from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.text.embeddings import Embedding, EmbeddingLayer
-from tinytorch.text.lookup import as_token_ids
+from tinytorch.text.lookup import token_id_array
+from tinytorch.text.positions import position_scheme
 
-POSITION_ENCODINGS = ("learned", "sinusoidal", "rope", "alibi", None)
-_TABLE_ENCODINGS = ("learned", "sinusoidal")  # added to the token vectors, length-limited
-_ATTENTION_ENCODINGS = ("rope", "alibi")  # applied inside attention, no length limit
+_ACTIVATION_MODULES = {
+    "gelu_tanh": lambda: GELU(approximate="tanh"),
+    "gelu": GELU,
+    "relu": ReLU,
+}
 
 
 class TransformerBlock(Module):
     """Pre-norm causal block: `x += attn(ln_1(x))`, then `x += mlp(ln_2(x))`.
 
     Normalising before each sub-layer keeps the residual stream an identity path, which is what
-    lets deep stacks train without warm-up tricks (GPT-2, Xiong et al. 2020).
+    lets deep stacks train without warm-up tricks (GPT-2, Xiong et al. 2020). `positions` is what
+    the model's positional scheme does inside attention (RoPE, ALiBi), or None.
     """
 
     def __init__(
@@ -49,19 +47,24 @@ class TransformerBlock(Module):
         embed_dim: int,
         num_heads: int,
         dropout: float = 0.0,
-        pos_encoding: str | None = None,
-        mlp_ratio: int = 4,
+        positions: AttentionPositions | None = None,
+        mlp_hidden_dim: int | None = None,
+        activation: str = "gelu_tanh",
+        layer_norm_eps: float = 1e-5,
     ) -> None:
         super().__init__()
-        _check_positive(embed_dim=embed_dim, mlp_ratio=mlp_ratio)
-        hidden = mlp_ratio * embed_dim
-        self.ln_1 = LayerNorm(embed_dim)
-        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout, pos_encoding=pos_encoding)
+        hidden = 4 * embed_dim if mlp_hidden_dim is None else mlp_hidden_dim
+        if activation not in _ACTIVATION_MODULES:
+            raise ValueError(
+                f"activation must be one of {list(_ACTIVATION_MODULES)}, got {activation!r}"
+            )
+        self.ln_1 = LayerNorm(embed_dim, eps=layer_norm_eps)
+        self.attn = MultiHeadAttention(embed_dim, num_heads, dropout, positions=positions)
         self.resid_dropout = Dropout(dropout)
-        self.ln_2 = LayerNorm(embed_dim)
+        self.ln_2 = LayerNorm(embed_dim, eps=layer_norm_eps)
         self.mlp = Sequential(
             Linear(embed_dim, hidden),
-            GELU(approximate="tanh"),
+            _ACTIVATION_MODULES[activation](),
             Linear(hidden, embed_dim),
             Dropout(dropout),
         )
@@ -74,66 +77,49 @@ class TransformerBlock(Module):
 class GPT(Module):
     """A decoder-only language model: ids (B, T) -> next-token logits (B, T, vocab_size).
 
-    `pos_encoding`: "learned" (GPT-2) or "sinusoidal" tables limit sequences to `max_seq_len`;
-    "rope" and "alibi" act inside attention and work at any length; None uses no positions.
-    With `tie_weights` the output head reuses the token embedding matrix (`lm_head.weight` IS
-    `embedding.token_embedding.weight`), as in GPT-2.
+    Built from a `GPTConfig` (`GPT(config)`), or from GPTConfig's arguments directly
+    (`GPT(vocab_size, embed_dim, num_layers, num_heads, max_seq_len, pos_encoding=...)`).
+    `pos_encoding` names a scheme of `tinytorch.text.positions`: "learned" (GPT-2) and
+    "sinusoidal" tables limit sequences to `max_seq_len`; "rope" and "alibi" act inside attention
+    and work at any length; "none" uses no positions. With `tie_weights` the output head reuses
+    the token embedding matrix (`lm_head.weight` IS `embedding.token_embedding.weight`), as in
+    GPT-2.
     """
 
-    def __init__(
-        self,
-        vocab_size: int,
-        embed_dim: int,
-        num_layers: int,
-        num_heads: int,
-        max_seq_len: int,
-        pos_encoding: str | None = "learned",
-        dropout: float = 0.0,
-        tie_weights: bool = True,
-    ) -> None:
+    def __init__(self, *args: Any, **settings: Any) -> None:
         super().__init__()
-        _check_positive(
-            vocab_size=vocab_size,
-            embed_dim=embed_dim,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            max_seq_len=max_seq_len,
-        )
-        if pos_encoding not in POSITION_ENCODINGS:
-            raise ValueError(
-                f"pos_encoding must be one of {POSITION_ENCODINGS}, got {pos_encoding!r}"
-            )
-        if not isinstance(tie_weights, bool):
-            raise TypeError(f"tie_weights must be a bool, got {tie_weights!r}")
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float, np.floating))
-            or not 0.0 <= dropout < 1.0
-        ):
-            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
-        self._config = {
-            "vocab_size": int(vocab_size),
-            "embed_dim": int(embed_dim),
-            "num_layers": int(num_layers),
-            "num_heads": int(num_heads),
-            "max_seq_len": int(max_seq_len),
-            "pos_encoding": pos_encoding,
-            "dropout": float(dropout),
-            "tie_weights": tie_weights,
-        }
-        table = pos_encoding if pos_encoding in _TABLE_ENCODINGS else None
-        in_attention = pos_encoding if pos_encoding in _ATTENTION_ENCODINGS else None
+        if len(args) == 1 and not settings and isinstance(args[0], GPTConfig):
+            config = args[0]
+        else:
+            config = GPTConfig(*args, **settings)
+        if config.vocab_size is None:
+            raise ValueError("vocab_size must be a positive integer, got None")
+        self.config = config
+        scheme = position_scheme(config.pos_encoding)
+        positions = scheme.build_attention(config.embed_dim, config.num_heads)
         self.embedding = EmbeddingLayer(
-            vocab_size, embed_dim, max_seq_len, pos_encoding=table, dropout=dropout
+            config.vocab_size,
+            config.embed_dim,
+            config.max_seq_len,
+            pos_encoding=scheme.name,
+            dropout=config.dropout,
         )
         self.blocks = ModuleList(
-            TransformerBlock(embed_dim, num_heads, dropout, pos_encoding=in_attention)
-            for _ in range(num_layers)
+            TransformerBlock(
+                config.embed_dim,
+                config.num_heads,
+                config.dropout,
+                positions=positions,  # parameter-free: one module serves every block
+                mlp_hidden_dim=config.hidden_dim,
+                activation=config.activation,
+                layer_norm_eps=config.layer_norm_eps,
+            )
+            for _ in range(config.num_layers)
         )
-        self.ln_f = LayerNorm(embed_dim)
-        self.lm_head = Linear(embed_dim, vocab_size, bias=False)
+        self.ln_f = LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
+        self.lm_head = Linear(config.embed_dim, config.vocab_size, bias=False)
         self._init_weights()
-        if tie_weights:
+        if config.tie_weights:
             self.lm_head.weight = self.embedding.token_embedding.weight
 
     def _init_weights(self) -> None:
@@ -155,11 +141,6 @@ class GPT(Module):
                 module.bias.data = np.zeros_like(module.bias.data)
 
     @property
-    def config(self) -> dict[str, Any]:
-        """Every constructor argument, so `GPT(**model.config)` rebuilds the architecture."""
-        return dict(self._config)
-
-    @property
     def max_seq_len(self) -> int | None:
         """The longest sequence the positions allow (None for rope, alibi, no positions)."""
         return self.embedding.max_seq_len
@@ -178,7 +159,7 @@ class GPT(Module):
                     f"got {len(kv_caches)}"
                 )
             offset = kv_caches[0].length
-        ids = as_token_ids(ids, self._config["vocab_size"])
+        ids = token_id_array(ids)  # their range is checked once, by the embedding
         if ids.ndim != 2 or 0 in ids.shape:
             raise ValueError(
                 f"GPT expects ids of shape (batch, seq_len) with batch >= 1 and seq_len >= 1, "
@@ -231,4 +212,4 @@ class GPT(Module):
         )
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v!r}" for k, v in self._config.items())
+        return ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())

@@ -1,9 +1,10 @@
 """Module 11, embeddings: token ids become vectors, and vectors learn where they sit.
 
 `Embedding` is a trainable (V, D) table looked up by token id (PyTorch's arguments and
-semantics); `EmbeddingLayer` combines it with one of the position schemes. The position schemes,
-the lookup op and the analysis helpers live in their own files and are re-exported here, so
-`tinytorch.text.embeddings` is the one import path for all of them.
+semantics); `EmbeddingLayer` combines it with one of the position schemes of
+`tinytorch/text/positions.py`. The schemes, the lookup op and the analysis helpers live in their
+own files and are re-exported here, so `tinytorch.text.embeddings` is the one import path for all
+of them.
 """
 
 from __future__ import annotations
@@ -13,24 +14,29 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.core.layers import Dropout, Module, Parameter, _check_positive
+from tinytorch.core.checks import check_non_negative, check_positive
+from tinytorch.core.layers import Dropout
+from tinytorch.core.module import Module, Parameter
 from tinytorch.core.random import default_generator
 from tinytorch.core.tensor import Tensor
-from tinytorch.text._checks import check_non_negative
-from tinytorch.text.alibi import alibi_bias, alibi_slopes
 from tinytorch.text.lookup import check_renorm_args, embedding, normalize_padding_idx
-from tinytorch.text.positional import (
+from tinytorch.text.positions import (
+    POSITION_ENCODINGS,
+    ALiBi,
     PositionalEncoding,
+    RotaryEmbedding,
     SinusoidalPositionalEncoding,
+    alibi_bias,
+    alibi_slopes,
     create_sinusoidal_embeddings,
+    position_scheme,
 )
-from tinytorch.text.rotary import RotaryEmbedding
 from tinytorch.text.similarity import nearest_neighbors
 
 
 def embedding_memory_bytes(vocab_size: int, embed_dim: int, dtype: Any = np.float32) -> int:
     """Bytes of a (vocab_size, embed_dim) table: why big vocabularies dominate small models."""
-    _check_positive(vocab_size=vocab_size, embed_dim=embed_dim)
+    check_positive(vocab_size=vocab_size, embed_dim=embed_dim)
     return int(vocab_size) * int(embed_dim) * np.dtype(dtype).itemsize
 
 
@@ -68,7 +74,7 @@ class Embedding(Module):
         super().__init__()
         rows = _one_spelling("num_embeddings", num_embeddings, "vocab_size", vocab_size)
         cols = _one_spelling("embedding_dim", embedding_dim, "embed_dim", embed_dim)
-        _check_positive(num_embeddings=rows, embedding_dim=cols)
+        check_positive(num_embeddings=rows, embedding_dim=cols)
         check_renorm_args(max_norm, norm_type)
         self.padding_idx = normalize_padding_idx(padding_idx, rows)
         self.max_norm, self.norm_type = max_norm, norm_type
@@ -157,18 +163,13 @@ class Embedding(Module):
         return ", ".join(extras)
 
 
-POSITION_ENCODINGS = ("learned", "sinusoidal", "rope", None)
-
-
 class EmbeddingLayer(Module):
     """Token embedding plus positions: what sits under the first transformer block.
 
-    `pos_encoding`:
-      - "learned": trainable table (GPT-2), sequences up to `max_seq_len`;
-      - "sinusoidal": fixed table (Vaswani et al.), sequences up to `max_seq_len`;
-      - "rope": nothing is added here; attention rotates queries and keys with
-        `RotaryEmbedding`, so there is no length limit (`self.max_seq_len` is None);
-      - None: no positions at all (also no length limit).
+    `pos_encoding` names a scheme of `tinytorch.text.positions.POSITION_ENCODINGS`. A scheme with
+    a table ("learned": trainable, GPT-2; "sinusoidal": fixed, Vaswani et al.) adds one vector per
+    position here and limits sequences to `max_seq_len`; the others ("rope", "alibi" act inside
+    attention; "none") add nothing here and have no length limit (`self.max_seq_len` is None).
     `scale_embeddings` multiplies token vectors by sqrt(embed_dim) (Vaswani et al.), and dropout
     is applied after positions are added, in train mode only.
     """
@@ -184,20 +185,12 @@ class EmbeddingLayer(Module):
         dropout: float = 0.0,
     ) -> None:
         super().__init__()
-        _check_positive(max_seq_len=max_seq_len)
-        if pos_encoding not in POSITION_ENCODINGS:
-            raise ValueError(
-                f"unknown pos_encoding {pos_encoding!r}; allowed values: {POSITION_ENCODINGS}"
-            )
+        check_positive(max_seq_len=max_seq_len)
+        scheme = position_scheme(pos_encoding)
         self.token_embedding = Embedding(vocab_size, embed_dim, padding_idx=padding_idx)
-        self.pos_encoding = pos_encoding
-        if pos_encoding == "learned":
-            self.position_encoding = PositionalEncoding(max_seq_len, embed_dim)
-        elif pos_encoding == "sinusoidal":
-            self.position_encoding = SinusoidalPositionalEncoding(max_seq_len, embed_dim)
-        else:
-            self.position_encoding = None
-        self.max_seq_len = None if self.position_encoding is None else int(max_seq_len)
+        self.pos_encoding = scheme.name
+        self.position_encoding = scheme.build_table(max_seq_len, embed_dim)
+        self.max_seq_len = int(max_seq_len) if scheme.limits_length else None
         self.scale = math.sqrt(embed_dim) if scale_embeddings else None
         self.dropout = Dropout(dropout)
 
@@ -230,6 +223,8 @@ class EmbeddingLayer(Module):
 
 
 __all__ = [
+    "POSITION_ENCODINGS",
+    "ALiBi",
     "Embedding",
     "EmbeddingLayer",
     "PositionalEncoding",
@@ -241,4 +236,5 @@ __all__ = [
     "embedding",
     "embedding_memory_bytes",
     "nearest_neighbors",
+    "position_scheme",
 ]

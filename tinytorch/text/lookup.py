@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.autograd import Function
+from tinytorch.core.checks import is_int, is_number
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.parallel import parallel_rows
 from tinytorch.core.sparse import RowSparseGrad, distinct_rows, sum_into_rows
@@ -37,18 +38,26 @@ from tinytorch.core.tensor import Tensor, integer_array
 
 
 # ------------------------------------------------------------------------- id validation
+def token_id_array(ids: Any) -> np.ndarray:
+    """Token ids as an integer array (no copy when they are one), refusing any other dtype.
+
+    Costs no pass over the data: floats and bools are refused by dtype, never cast.
+    """
+    return integer_array(
+        ids,
+        "token ids must be integers, got dtype {dtype} (bool and floating-point ids are "
+        "rejected, even whole numbers; convert with .astype(np.int64) on purpose)",
+        to_array=_as_rectangular_array,
+    )
+
+
 def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
     """Token ids as an int64 array, or a TypeError/ValueError/IndexOutOfRangeError naming them.
 
     Costs a min and a max pass; the offending id is located only on the error path. Negative ids are
     rejected, never wrapped (a wrapped -1 would silently read the last row).
     """
-    array = integer_array(
-        ids,
-        "token ids must be integers, got dtype {dtype} (bool and floating-point ids are "
-        "rejected, even whole numbers; convert with .astype(np.int64) on purpose)",
-        to_array=_as_rectangular_array,
-    )
+    array = token_id_array(ids)
     if array.size and (array.min() < 0 or array.max() >= num_embeddings):
         flat = np.flatnonzero((array < 0) | (array >= num_embeddings))[0]
         position = tuple(int(i) for i in np.unravel_index(flat, array.shape))
@@ -75,7 +84,7 @@ def normalize_padding_idx(padding_idx: int | None, num_embeddings: int) -> int |
     """PyTorch's rule: a negative padding_idx counts from the end of the table."""
     if padding_idx is None:
         return None
-    if isinstance(padding_idx, bool) or not isinstance(padding_idx, (int, np.integer)):
+    if not is_int(padding_idx):
         raise TypeError(f"padding_idx must be an integer or None, got {padding_idx!r}")
     if not -num_embeddings <= padding_idx < num_embeddings:
         raise IndexOutOfRangeError(
@@ -90,8 +99,7 @@ def check_renorm_args(max_norm: float | None, norm_type: float) -> None:
     for name, value in (("max_norm", max_norm), ("norm_type", norm_type)):
         if value is None and name == "max_norm":
             continue
-        is_number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
-        if not is_number or not value > 0:
+        if not is_number(value) or not value > 0:
             raise ValueError(f"{name} must be a positive number, got {value!r}")
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 import numpy as np
 
+from tinytorch.core.checks import check_positive, is_int
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.core.layers import Module, _check_positive
+from tinytorch.core.module import Module
 from tinytorch.core.tensor import Tensor
 
 
@@ -35,14 +36,14 @@ def nearest_neighbors(
     """
     table = _table(embedding_or_weight)
     num_rows = table.shape[0]
-    if isinstance(token_id, bool) or not isinstance(token_id, (int, np.integer)):
+    if not is_int(token_id):
         raise TypeError(f"token_id must be an integer, got {token_id!r}")
     if not 0 <= token_id < num_rows:
         raise IndexOutOfRangeError(
             f"token_id {token_id} is out of range for a table of {num_rows} rows: allowed ids "
             f"are [0, {num_rows})"
         )
-    _check_positive(k=k)
+    check_positive(k=k)
     if k > num_rows - 1:
         raise ValueError(f"k={k} exceeds the {num_rows - 1} other rows of the table")
     rows = table.astype(np.float64)

@@ -11,13 +11,14 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
-from tinytorch import checkpoint
-from tinytorch.checkpoint import CheckpointError, RunConfig
+from tinytorch import run_directory as rd
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.random import manual_seed
 from tinytorch.files import atomic_write_bytes
 from tinytorch.models.transformer import GPT
+from tinytorch.run_directory import CheckpointError, RunConfig, RunDirectory, load_run
 from tinytorch.text.tokenization import CharTokenizer
+from tinytorch.train_config import TrainConfig
 
 SMALL = dict(vocab_size=10, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=6)
 
@@ -49,10 +50,11 @@ def run_dir(tmp_path: Path) -> Path:
     """A complete checkpoint written through the public functions."""
     model = _make_model()
     optimizer = _trained_optimizer(model)
-    config = RunConfig(model=model.config, train={"steps": 2}, tokenizer="char")
-    checkpoint.save_config(str(tmp_path), config)
-    checkpoint.save_tokenizer(str(tmp_path), CharTokenizer("abcdef"))
-    checkpoint.save_training_state(str(tmp_path), model, optimizer.state_dict(), {"step": 2})
+    config = RunConfig(model=model.config, train=TrainConfig(steps=2, warmup_steps=0))
+    run = RunDirectory(tmp_path)
+    run.write_config(config)
+    run.write_tokenizer(CharTokenizer("abcdef"))
+    run.commit_checkpoint(model, optimizer.state_dict(), {"step": 2}, [])
     return tmp_path
 
 
@@ -97,22 +99,22 @@ def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
     real_replace = os.replace
 
     def replace(src: str, dst: str) -> None:
-        staged_optimizer = checkpoint.OPTIMIZER_FILE + checkpoint.STAGED_SUFFIX
+        staged_optimizer = rd.OPTIMIZER_FILE + rd.STAGED_SUFFIX
         if os.path.basename(dst) == staged_optimizer:  # the new model file is already staged
             raise OSError("disk full")
         real_replace(src, dst)
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="disk full"):
-        checkpoint.save_training_state(str(run_dir), model, {"state": {}}, {"step": 3})
+        RunDirectory(run_dir).commit_checkpoint(model, {"state": {}}, {"step": 3}, [])
     monkeypatch.undo()
     assert _leftovers(run_dir) == []
-    for name in (checkpoint.TRAINER_STATE_FILE, checkpoint.MODEL_FILE, checkpoint.OPTIMIZER_FILE):
+    for name in (rd.TRAINER_STATE_FILE, rd.MODEL_FILE, rd.OPTIMIZER_FILE):
         assert (run_dir / name).read_bytes() == before[name]  # the previous checkpoint is intact
     # ... and still resumes; the staged new model file of the failed save is discarded.
-    _, state = checkpoint.load_training_state(str(run_dir), _make_model())
+    _, state = RunDirectory(run_dir).read_training_state(_make_model())
     assert state["step"] == 2
-    assert not (run_dir / (checkpoint.MODEL_FILE + checkpoint.STAGED_SUFFIX)).exists()
+    assert not (run_dir / (rd.MODEL_FILE + rd.STAGED_SUFFIX)).exists()
 
 
 # ------------------------------------------------------------------------------ round trips
@@ -120,10 +122,10 @@ def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
     model = _make_model()
     optimizer = _trained_optimizer(model)
     expected = optimizer.state_dict()
-    checkpoint.save_training_state(str(run_dir), model, expected, {"step": 7, "note": [1, 2.5]})
+    RunDirectory(run_dir).commit_checkpoint(model, expected, {"step": 7, "note": [1, 2.5]}, [])
 
     fresh = GPT(**SMALL)
-    loaded_opt, state = checkpoint.load_training_state(str(run_dir), fresh)
+    loaded_opt, state = RunDirectory(run_dir).read_training_state(fresh)
     assert state == {"step": 7, "note": [1, 2.5]}
     for name, value in model.state_dict().items():
         np.testing.assert_array_equal(fresh.state_dict()[name], value)
@@ -144,68 +146,68 @@ def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
 def test_numpy_scalars_keep_their_dtype(tmp_path: Path) -> None:
     model = _make_model()
     state = {"scale": np.float32(0.1), "count": np.int64(3), "plain": 0.1}
-    checkpoint.save_training_state(str(tmp_path), model, state, {})
-    loaded, _ = checkpoint.load_training_state(str(tmp_path), GPT(**SMALL))
+    RunDirectory(tmp_path).commit_checkpoint(model, state, {}, [])
+    loaded, _ = RunDirectory(tmp_path).read_training_state(GPT(**SMALL))
     assert loaded["scale"] == np.float32(0.1) and type(loaded["scale"]) is np.float32
     assert type(loaded["count"]) is np.int64
     assert type(loaded["plain"]) is float
 
 
 def test_model_file_holds_tied_weights_under_both_names(run_dir: Path) -> None:
-    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors = safetensors.numpy.load_file(run_dir / rd.MODEL_FILE)
     assert set(tensors) == set(GPT(**SMALL).state_dict())
     np.testing.assert_array_equal(
         tensors["lm_head.weight"], tensors["embedding.token_embedding.weight"]
     )
-    model, tokenizer, config = checkpoint.load_model(str(run_dir))
+    model, tokenizer, config = load_run(run_dir)
     assert model.lm_head.weight is model.embedding.token_embedding.weight  # still tied
     assert config.tokenizer == "char" and tokenizer.vocab_size == SMALL["vocab_size"]
 
 
 # --------------------------------------------------------------------------- refusals
 def _rewrite_weights(run_dir: Path, tensors: dict[str, np.ndarray]) -> None:
-    (run_dir / checkpoint.MODEL_FILE).write_bytes(safetensors.numpy.save(tensors))
+    (run_dir / rd.MODEL_FILE).write_bytes(safetensors.numpy.save(tensors))
 
 
 def test_missing_tensor_is_named(run_dir: Path) -> None:
-    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors = safetensors.numpy.load_file(run_dir / rd.MODEL_FILE)
     del tensors["ln_f.bias"]
     _rewrite_weights(run_dir, tensors)
     with pytest.raises(
         CheckpointError, match=r"model\.safetensors: tensor 'ln_f\.bias' is missing"
     ):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_unexpected_tensor_is_named(run_dir: Path) -> None:
-    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors = safetensors.numpy.load_file(run_dir / rd.MODEL_FILE)
     tensors["extra.weight"] = np.zeros(3, np.float32)
     _rewrite_weights(run_dir, tensors)
     with pytest.raises(CheckpointError, match="unexpected tensor 'extra.weight'"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_shape_that_disagrees_with_config_is_named(run_dir: Path) -> None:
-    config = json.loads((run_dir / checkpoint.CONFIG_FILE).read_text())
+    config = json.loads((run_dir / rd.CONFIG_FILE).read_text())
     config["model"]["embed_dim"] = 12
-    (run_dir / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
+    (run_dir / rd.CONFIG_FILE).write_text(json.dumps(config))
     with pytest.raises(CheckpointError, match=r"model\.safetensors: tensor '.*' has shape"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_wrong_dtype_is_refused(run_dir: Path) -> None:
-    tensors = safetensors.numpy.load_file(run_dir / checkpoint.MODEL_FILE)
+    tensors = safetensors.numpy.load_file(run_dir / rd.MODEL_FILE)
     tensors["ln_f.weight"] = tensors["ln_f.weight"].astype(np.float64)
     _rewrite_weights(run_dir, tensors)
     with pytest.raises(CheckpointError, match="'ln_f.weight' has dtype float64"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_truncated_weights_are_refused(run_dir: Path) -> None:
-    path = run_dir / checkpoint.MODEL_FILE
+    path = run_dir / rd.MODEL_FILE
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(CheckpointError, match="model.safetensors: not a valid safetensors file"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 class _Payload:
@@ -220,9 +222,9 @@ class _Payload:
 
 def test_pickle_bearing_file_is_refused_without_running_it(run_dir: Path, tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
-    (run_dir / checkpoint.MODEL_FILE).write_bytes(pickle.dumps({"weights": _Payload(marker)}))
+    (run_dir / rd.MODEL_FILE).write_bytes(pickle.dumps({"weights": _Payload(marker)}))
     with pytest.raises(CheckpointError, match="not a valid safetensors file"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
     assert not marker.exists()
 
 
@@ -233,35 +235,35 @@ def test_pickle_bearing_file_is_refused_without_running_it(run_dir: Path, tmp_pa
         ('{"format": "something-else", "version": 1}', "not a tinytorch.checkpoint file"),
         ('{"format": "tinytorch.checkpoint", "vers', "corrupt or truncated JSON"),
         (
-            '{"format": "tinytorch.checkpoint", "version": 1, "model": {}, "train": {}, '
-            '"tokenizer": "word"}',
-            "unknown tokenizer 'word'",
+            '{"format": "tinytorch.checkpoint", "version": 1, "model": {"vocab_size": 10}, '
+            '"train": {"tokenizer": "word"}, "tokenizer": "word"}',
+            r"config\.json: train\.tokenizer: must be one of \['char', 'bpe'\], got 'word'",
         ),
     ],
 )
 def test_bad_config_is_refused(run_dir: Path, content: str, message: str) -> None:
-    (run_dir / checkpoint.CONFIG_FILE).write_text(content)
+    (run_dir / rd.CONFIG_FILE).write_text(content)
     with pytest.raises(CheckpointError, match=message):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_config_with_bad_model_arguments_is_refused(run_dir: Path) -> None:
-    config = json.loads((run_dir / checkpoint.CONFIG_FILE).read_text())
+    config = json.loads((run_dir / rd.CONFIG_FILE).read_text())
     config["model"]["num_wings"] = 2
-    (run_dir / checkpoint.CONFIG_FILE).write_text(json.dumps(config))
-    with pytest.raises(CheckpointError, match=r"config\.json: bad model config .*num_wings"):
-        checkpoint.load_model(str(run_dir))
+    (run_dir / rd.CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match=r"config\.json: model\.num_wings: unknown setting"):
+        load_run(run_dir)
 
 
 def test_tokenizer_of_the_wrong_size_is_refused(run_dir: Path) -> None:
-    CharTokenizer("abc").save(run_dir / checkpoint.TOKENIZER_FILE)
+    CharTokenizer("abc").save(run_dir / rd.TOKENIZER_FILE)
     with pytest.raises(CheckpointError, match="vocabulary of 7 tokens, but the model has"):
-        checkpoint.load_model(str(run_dir))
+        load_run(run_dir)
 
 
 def test_missing_directory_and_missing_files_are_reported(run_dir: Path, tmp_path: Path) -> None:
     with pytest.raises(CheckpointError, match="no such run directory"):
-        checkpoint.load_model(str(tmp_path / "nowhere"))
-    (run_dir / checkpoint.OPTIMIZER_FILE).unlink()
+        load_run(tmp_path / "nowhere")
+    (run_dir / rd.OPTIMIZER_FILE).unlink()
     with pytest.raises(CheckpointError, match=r"optimizer\.safetensors: missing"):
-        checkpoint.load_training_state(str(run_dir), GPT(**SMALL))
+        RunDirectory(run_dir).read_training_state(GPT(**SMALL))

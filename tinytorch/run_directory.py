@@ -1,0 +1,497 @@
+"""A training run on disk, and the one object that reads and writes its files.
+
+Layout of a run directory::
+
+    config.json           {"format": "tinytorch.checkpoint", "version": 1, "model": GPTConfig,
+                           "train": TrainConfig, "tokenizer": "char" | "bpe"}
+    tokenizer.json        the tokenizer's own versioned JSON
+    model.safetensors     the model's state_dict() (tied weights under every name, like PyTorch)
+    optimizer.safetensors the optimizer's arrays; its scalars live in trainer_state.json
+    trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, and the
+                          sha256 of the two .safetensors files it belongs with
+    metrics.jsonl         one JSON object per logged step
+    loss.png              train / validation curves
+    *.safetensors.next    new weight files while a checkpoint is being committed (transient)
+    .tinytorch.lock       held (flock) by the one process writing the run
+
+Why it looks like this: safetensors and JSON cannot execute code when loaded (no pickle). Each
+file is replaced atomically, so a crash leaves the old or the new version of a file, never half
+of one. A checkpoint spans several files, so it is committed in two phases (`commit_checkpoint`):
+a crash or a full disk at any moment leaves one complete checkpoint, the new one or the previous
+one, and a resume continues from it. Only one process writes a run at a time: `create` and
+`resume` take an OS lock on the directory that dies with its holder, so a killed run never
+blocks the next one. A directory holding files tinytorch did not write is never modified.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import os
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import safetensors.numpy
+from safetensors import SafetensorError
+
+from tinytorch.core.module import Module
+from tinytorch.files import atomic_write_bytes, read_bytes, read_json
+from tinytorch.models.gpt_config import GPTConfig
+from tinytorch.models.transformer import GPT
+from tinytorch.settings import SettingError
+from tinytorch.state_tree import TreeError, decode_tree, encode_tree
+from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
+from tinytorch.train_config import TrainConfig
+
+FORMAT = "tinytorch.checkpoint"
+VERSION = 1
+TRAINER_STATE_FORMAT = "tinytorch.trainer_state"
+TOKENIZER_CLASSES: dict[str, type[Tokenizer]] = {"char": CharTokenizer, "bpe": BPETokenizer}
+
+CONFIG_FILE = "config.json"
+TOKENIZER_FILE = "tokenizer.json"
+MODEL_FILE = "model.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"
+TRAINER_STATE_FILE = "trainer_state.json"
+METRICS_FILE = "metrics.jsonl"
+PLOT_FILE = "loss.png"
+LOCK_FILE = ".tinytorch.lock"
+STAGED_SUFFIX = ".next"  # weight files of a checkpoint that is not committed yet
+WEIGHT_FILES = (MODEL_FILE, OPTIMIZER_FILE)
+RUN_FILES = (
+    CONFIG_FILE,
+    TOKENIZER_FILE,
+    *WEIGHT_FILES,
+    *(name + STAGED_SUFFIX for name in WEIGHT_FILES),
+    TRAINER_STATE_FILE,
+    METRICS_FILE,
+    PLOT_FILE,
+)
+# What atomic_write_bytes leaves behind when a process dies mid-write.
+_ORPHANED_TEMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
+JSON_LIMIT = 64 * 2**20  # config, trainer state: a few kB to a few MB in practice
+METRICS_LIMIT = 512 * 2**20
+
+
+class CheckpointError(ValueError):
+    """A run directory that is missing, corrupt, in use, or does not match what it is loaded
+    into."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What config.json holds: how to rebuild the model and how it was trained."""
+
+    model: GPTConfig
+    train: TrainConfig
+
+    @property
+    def tokenizer(self) -> str:
+        return self.train.tokenizer
+
+
+class RunDirectory:
+    """The files of one run. Read with `RunDirectory(path)`; write through `create`/`resume`,
+    which hold the run's lock until `close` (or the end of a `with` block)."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        self._lock_fd: int | None = None
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    # ------------------------------------------------------------------ opening, locking
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], *, overwrite: bool = False) -> RunDirectory:
+        """A run directory for a new run: empty or new, or (with `overwrite`) an old run's.
+
+        Refuses, touching nothing, a directory that holds files: a run (continue it with
+        --resume, or replace its files with --overwrite) or files tinytorch did not write (never
+        modified, whatever the options; not even a lock file is added).
+        """
+        run = cls(path)
+        if not run.path:
+            raise CheckpointError("the run directory must not be empty ('' is not a path)")
+        if os.path.exists(run.path) and not os.path.isdir(run.path):
+            raise CheckpointError(f"{run.path}: exists and is not a directory")
+        if os.path.isdir(run.path):
+            run._refuse_foreign_files()
+        os.makedirs(run.path, exist_ok=True)
+        run._lock()
+        with _closing_on_error(run):
+            run._refuse_foreign_files()  # again, now that no other tinytorch can write here
+            present = run._present_files()
+            if present and not overwrite:
+                raise CheckpointError(
+                    f"{run.path}: already holds a training run ({_listed(present)}); continue "
+                    "it with --resume, or replace it with --overwrite"
+                )
+            for name in present:
+                if name in RUN_FILES:  # a user's own notes beside the run stay
+                    os.remove(run.file(name))
+            run._remove_orphaned_temp_files()
+        return run
+
+    @classmethod
+    def resume(cls, path: str | os.PathLike[str]) -> RunDirectory:
+        """The run directory of a run to continue, locked, with leftovers of a crash settled."""
+        run = cls(path)
+        if not run._holds_a_run():
+            run.read_config()  # says what is wrong; a foreign directory gets no lock file
+        run._lock()
+        with _closing_on_error(run):
+            run._remove_orphaned_temp_files()
+        return run
+
+    def _refuse_foreign_files(self) -> None:
+        """A directory with files but no tinytorch run in it is someone else's: refuse it."""
+        present = self._present_files()
+        if present and not self._holds_a_run():
+            raise CheckpointError(
+                f"{self.path}: holds files tinytorch did not write ({_listed(present)}); "
+                "tinytorch never modifies them: choose an empty or new --out"
+            )
+
+    def _check_exists(self) -> None:
+        if not os.path.isdir(self.path):
+            raise CheckpointError(f"{self.path}: no such run directory")
+
+    def _lock(self) -> None:
+        """Take the run's OS lock (it dies with this process), or say who holds it."""
+        fd = os.open(self.file(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
+                raise
+            raise CheckpointError(
+                f"{self.path}: in use by process {holder} (another tinytorch training or export "
+                "of this run); wait for it to finish or choose another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
+        self._lock_fd = fd
+
+    def close(self) -> None:
+        """Release the lock (the lock file stays: removing it would race with a new holder)."""
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    def __enter__(self) -> RunDirectory:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _present_files(self) -> list[str]:
+        return sorted(
+            name
+            for name in os.listdir(self.path)
+            if name != LOCK_FILE and not _ORPHANED_TEMP.match(name)
+        )
+
+    def _holds_a_run(self) -> bool:
+        try:
+            data = read_json(self.file(CONFIG_FILE), limit=JSON_LIMIT)
+        except (OSError, ValueError):
+            return False
+        return isinstance(data, dict) and data.get("format") == FORMAT
+
+    def _remove_orphaned_temp_files(self) -> None:
+        for name in os.listdir(self.path):
+            if _ORPHANED_TEMP.match(name):
+                os.remove(self.file(name))
+
+    # ------------------------------------------------------------------------- config
+    def write_config(self, config: RunConfig) -> None:
+        payload = {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": config.model.to_dict(),
+            "train": config.train.to_dict(),
+            "tokenizer": config.tokenizer,
+        }
+        atomic_write_bytes(self.file(CONFIG_FILE), _json_bytes(payload))
+
+    def read_config(self) -> RunConfig:
+        self._check_exists()
+        path = self.file(CONFIG_FILE)
+        data = self._read_json(CONFIG_FILE, "no checkpoint in this directory?")
+        _check_header(data, path, FORMAT)
+        sections = {}
+        for section, kind in (("model", GPTConfig), ("train", TrainConfig)):
+            try:
+                sections[section] = kind.from_dict(data.get(section))
+            except SettingError as e:
+                raise CheckpointError(f"{path}: {section}.{e.key}: {e.problem}") from None
+        config = RunConfig(**sections)
+        if data.get("tokenizer", config.tokenizer) != config.tokenizer:
+            raise CheckpointError(
+                f"{path}: tokenizer: {data['tokenizer']!r} disagrees with train.tokenizer "
+                f"{config.tokenizer!r}"
+            )
+        return config
+
+    # ---------------------------------------------------------------------- tokenizer
+    def write_tokenizer(self, tokenizer: Tokenizer) -> None:
+        tokenizer.save(self.file(TOKENIZER_FILE))  # atomic: tokenizers write that way
+
+    def read_tokenizer(self, config: RunConfig) -> Tokenizer:
+        path = self.file(TOKENIZER_FILE)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"{path}: missing (the run's tokenizer)")
+        try:  # loading as the configured class also rejects a tokenizer of the other kind
+            tokenizer = TOKENIZER_CLASSES[config.tokenizer].load(path)
+        except ValueError as e:
+            raise CheckpointError(f"{e} (config.json says tokenizer {config.tokenizer!r})") from e
+        if tokenizer.vocab_size != config.model.vocab_size:
+            raise CheckpointError(
+                f"{path}: vocabulary of {tokenizer.vocab_size} tokens, but the model has "
+                f"vocab_size={config.model.vocab_size}"
+            )
+        return tokenizer
+
+    # ------------------------------------------------------------------------- model
+    def build_model(self, config: RunConfig) -> GPT:
+        """A freshly initialised GPT of the configured shape, refused before allocating if the
+        config declares a model that the weight file cannot hold."""
+        self._check_declared_size(config.model)
+        try:
+            return GPT(config.model)
+        except MemoryError:
+            raise CheckpointError(
+                f"{self.file(CONFIG_FILE)}: the configured model does not fit in memory"
+            ) from None
+
+    def _check_declared_size(self, model: GPTConfig) -> None:
+        """config.json's sizes decide how much memory building the model allocates, so they are
+        checked against the weight file (every parameter is stored there) first. A small model
+        is cheap to build, and the per-tensor check that follows then names the tensor whose
+        shape differs, which says more than a byte count."""
+        count = model.parameter_count()
+        weights = self.file(MODEL_FILE)
+        if count * 4 <= SMALL_MODEL_BYTES or not os.path.isfile(weights):
+            return  # a missing file is reported by the steps that follow
+        size = os.path.getsize(weights)
+        if count * 4 > size:
+            raise CheckpointError(
+                f"{self.file(CONFIG_FILE)}: declares a model of {count:,} float32 parameters "
+                f"({count * 4:,} bytes), but {MODEL_FILE} holds only {size:,} bytes"
+            )
+
+    def read_weights(self, model: Module) -> str:
+        """Load model.safetensors into `model`, checking every name and shape; return its
+        sha256."""
+        path = self.file(MODEL_FILE)
+        tensors, sha = self._read_safetensors(MODEL_FILE, "the model weights")
+        expected = model.state_dict()
+        for key in expected:
+            if key not in tensors:
+                raise CheckpointError(f"{path}: tensor {key!r} is missing (config.json expects it)")
+        for key, value in tensors.items():
+            if key not in expected:
+                raise CheckpointError(
+                    f"{path}: unexpected tensor {key!r} (not in the config's model)"
+                )
+            if value.shape != expected[key].shape:
+                raise CheckpointError(
+                    f"{path}: tensor {key!r} has shape {value.shape}, config.json implies "
+                    f"{expected[key].shape}"
+                )
+            if value.dtype != expected[key].dtype:
+                raise CheckpointError(
+                    f"{path}: tensor {key!r} has dtype {value.dtype}, expected "
+                    f"{expected[key].dtype}"
+                )
+        model.load_state_dict(tensors)
+        return sha
+
+    def load_model(self) -> tuple[GPT, Tokenizer, RunConfig]:
+        """Everything `generate` needs: the trained model, its tokenizer and the run's config."""
+        config = self.read_config()
+        model = self.build_model(config)
+        self.read_weights(model)
+        return model, self.read_tokenizer(config), config
+
+    # ------------------------------------------------------------------- checkpoints
+    def commit_checkpoint(
+        self,
+        model: Module,
+        optimizer_state: Mapping[str, Any],
+        trainer_state: Mapping[str, Any],
+        metrics: Sequence[Mapping[str, Any]],
+    ) -> None:
+        """Write a checkpoint so that a crash at any moment leaves a complete one behind.
+
+        Metrics go first: if the commit then fails, a resume drops the records past the last
+        checkpoint; written after it, a failed metrics write would lose records for good.
+        Phase 1 writes the new weight and optimizer files under staged names (`*.next`),
+        leaving the previous checkpoint's files untouched. Replacing trainer_state.json, which
+        records the staged files' hashes, commits the checkpoint. Phase 2 renames the staged
+        files into place; if a crash interrupts it, `read_training_state` finishes the renames
+        (and discards staged files of a checkpoint that was never committed).
+        """
+        self.write_metrics(metrics)
+        arrays: dict[str, np.ndarray] = {}
+        optimizer_tree = encode_tree(optimizer_state, "optimizer", arrays)
+        contents = {
+            MODEL_FILE: safetensors.numpy.save(model.state_dict()),
+            OPTIMIZER_FILE: safetensors.numpy.save(arrays),
+        }
+        for name, data in contents.items():
+            atomic_write_bytes(self.file(name + STAGED_SUFFIX), data)
+        payload = {
+            "format": TRAINER_STATE_FORMAT,
+            "version": VERSION,
+            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
+            "optimizer": optimizer_tree,
+            **trainer_state,
+        }
+        atomic_write_bytes(self.file(TRAINER_STATE_FILE), _json_bytes(payload))
+        for name in contents:
+            os.replace(self.file(name + STAGED_SUFFIX), self.file(name))
+
+    def read_training_state(self, model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Load the weights into `model` and return (optimizer state, trainer state).
+
+        First settles a checkpoint write that a crash interrupted (`_finish_commit`), then
+        refuses weight files other than the ones trainer_state.json vouches for.
+        """
+        state_path = self.file(TRAINER_STATE_FILE)
+        state = self._read_json(TRAINER_STATE_FILE, "nothing to resume: no completed checkpoint")
+        _check_header(state, state_path, TRAINER_STATE_FORMAT)
+        hashes = state.get("sha256")
+        if not isinstance(hashes, dict) or "optimizer" not in state:
+            raise CheckpointError(f"{state_path}: incomplete trainer state (no sha256/optimizer)")
+        self._finish_commit(hashes)
+        model_sha = self.read_weights(model)
+        arrays, optimizer_sha = self._read_safetensors(OPTIMIZER_FILE, "the optimizer state")
+        for name, sha in ((MODEL_FILE, model_sha), (OPTIMIZER_FILE, optimizer_sha)):
+            if hashes.get(name) != sha:
+                raise CheckpointError(
+                    f"{self.file(name)}: does not belong to {TRAINER_STATE_FILE} (changed, or "
+                    "copied from another checkpoint); cannot resume bit-exactly"
+                )
+        try:
+            optimizer_state = decode_tree(state.pop("optimizer"), arrays, self.file(OPTIMIZER_FILE))
+        except TreeError as e:
+            raise CheckpointError(str(e)) from None
+        for key in ("format", "version", "sha256"):
+            del state[key]
+        return optimizer_state, state
+
+    def _finish_commit(self, hashes: Mapping[str, Any]) -> None:
+        """Settle staged weight files left by a crash during `commit_checkpoint`.
+
+        A staged file that trainer_state.json vouches for belongs to a committed checkpoint
+        whose renames did not finish: move it into place. Any other staged file is from a
+        checkpoint that was never committed: the previous one stands, so it is dropped.
+        """
+        for name in WEIGHT_FILES:
+            staged = self.file(name + STAGED_SUFFIX)
+            if not os.path.isfile(staged):
+                continue
+            with open(staged, "rb") as f:
+                committed = hashlib.sha256(f.read()).hexdigest() == hashes.get(name)
+            if committed:
+                os.replace(staged, self.file(name))
+            else:
+                os.remove(staged)
+
+    # ------------------------------------------------------------------ metrics, plot
+    def write_metrics(self, records: Sequence[Mapping[str, Any]]) -> None:
+        lines = "".join(json.dumps(r) + "\n" for r in records)
+        atomic_write_bytes(self.file(METRICS_FILE), lines.encode("utf-8"))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        path = self.file(METRICS_FILE)
+        if not os.path.isfile(path):
+            return []
+        try:
+            text = read_bytes(path, limit=METRICS_LIMIT).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{path}: unreadable ({e})") from None
+        records = []
+        for number, line in enumerate(text.splitlines(), 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from e
+            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
+                raise CheckpointError(f"{path}: line {number} has no integer 'step'")
+            loss = record.get("train_loss")
+            if isinstance(loss, bool) or not isinstance(loss, (int, float)):
+                raise CheckpointError(f"{path}: line {number} has no numeric 'train_loss'")
+            records.append(record)
+        return records
+
+    def write_plot(self, png: bytes) -> None:
+        atomic_write_bytes(self.file(PLOT_FILE), png)
+
+    # ------------------------------------------------------------------------ reading
+    def _read_json(self, name: str, what: str) -> Any:
+        path = self.file(name)
+        try:
+            return read_json(path, limit=JSON_LIMIT)
+        except FileNotFoundError:
+            raise CheckpointError(f"{path}: missing ({what})") from None
+        except IsADirectoryError:
+            raise CheckpointError(f"{path}: is a directory, not a file ({what})") from None
+        except ValueError as e:
+            raise CheckpointError(str(e)) from None
+
+    def _read_safetensors(self, name: str, what: str) -> tuple[dict[str, np.ndarray], str]:
+        """Tensors of a safetensors file and its sha256; never unpickles anything."""
+        path = self.file(name)
+        if not os.path.isfile(path):
+            raise CheckpointError(f"{path}: missing ({what})")
+        with open(path, "rb") as f:
+            raw = f.read()
+        try:
+            tensors = safetensors.numpy.load(raw)
+        except SafetensorError as e:
+            raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from e
+        return tensors, hashlib.sha256(raw).hexdigest()
+
+
+def load_run(path: str | os.PathLike[str]) -> tuple[GPT, Tokenizer, RunConfig]:
+    """The trained model, tokenizer and config of the run in `path` (read-only, no lock)."""
+    return RunDirectory(path).load_model()
+
+
+@contextlib.contextmanager
+def _closing_on_error(run: RunDirectory) -> Iterator[RunDirectory]:
+    try:
+        yield run
+    except BaseException:
+        run.close()
+        raise
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=1) + "\n").encode("utf-8")
+
+
+def _check_header(data: Any, path: str, expected_format: str) -> None:
+    if not isinstance(data, dict) or data.get("format") != expected_format:
+        raise CheckpointError(f"{path}: not a {expected_format} file (no format field)")
+    if data.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: unsupported version {data.get('version')!r} (this tinytorch reads {VERSION})"
+        )
+
+
+def _listed(names: Sequence[str], most: int = 5) -> str:
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")

@@ -1,0 +1,102 @@
+"""What a run trains and evaluates on: the text, split, tokenized, with a fixed validation set.
+
+The built-in story corpus is generated from its seed (and knows its entropy floor); a user's text
+is read as UTF-8 and checked against the hash the run recorded, so a resumed run can never train
+on different text. The last 10% of the text is held out for validation.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+
+from tinytorch.data import generate_corpus, load_text, sequential_batches
+from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
+from tinytorch.train_config import TrainConfig, TrainingError, text_sha256
+
+VAL_FRACTION = 0.1
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    train_ids: np.ndarray
+    val_ids: np.ndarray
+    tokenizer: Tokenizer
+    val_batches: list[tuple[np.ndarray, np.ndarray]]  # the fixed evaluation slice
+    val_chars: int  # characters covered by the targets of `val_batches`
+    tokens_per_char: float  # of the training text, to put train loss in bits per character
+    floor_bits_per_char: float | None  # entropy of the built-in corpus; None for user text
+    prompts: list[str]
+
+
+def read_training_text(path: str) -> str:
+    try:
+        return load_text(path)
+    except ValueError as e:  # undecodable or empty: the user's file, not a bug
+        raise TrainingError(str(e)) from e
+
+
+def hash_of_text_file(path: str) -> str:
+    return text_sha256(read_training_text(path))
+
+
+def prepare_data(
+    config: TrainConfig, block_size: int, tokenizer: Tokenizer | None = None
+) -> TrainingData:
+    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice."""
+    if config.text is None:
+        corpus = generate_corpus(config.corpus_chars, seed=0)
+        train_text, val_text = corpus.split(VAL_FRACTION)
+        floor: float | None = corpus.entropy_bits_per_char
+    else:
+        text = read_training_text(config.text)
+        if text_sha256(text) != config.text_sha256:
+            raise TrainingError(f"{config.text} changed since this run started; cannot resume")
+        cut = int(len(text) * (1.0 - VAL_FRACTION))
+        train_text, val_text = text[:cut], text[cut:]
+        floor = None
+    if tokenizer is None:
+        if config.tokenizer == "bpe":
+            tokenizer = BPETokenizer.train(train_text, config.bpe_vocab_size)
+        else:  # the alphabet of the whole text, so validation has no unknown characters
+            tokenizer = CharTokenizer.from_text(train_text + val_text)
+    train_ids, val_ids = tokenizer.encode_array(train_text), tokenizer.encode_array(val_text)
+    source = config.text or "the built-in corpus"
+    parts = (
+        ("training", f"first {1 - VAL_FRACTION:.0%}", train_ids),
+        ("validation", f"last {VAL_FRACTION:.0%}", val_ids),
+    )
+    for part, where, ids in parts:
+        if len(ids) <= block_size:
+            raise TrainingError(
+                f"{source} is too short: its {part} part (the {where}) has {len(ids)} tokens, "
+                f"blocks of {block_size} tokens (--max-seq-len) need more than {block_size}"
+            )
+    batches = sequential_batches(val_ids, block_size, config.batch_size)
+    val_batches = list(itertools.islice(batches, config.eval_batches))
+    val_chars = sum(len(tokenizer.decode(row)) for _, y in val_batches for row in y)
+    return TrainingData(
+        train_ids=train_ids,
+        val_ids=val_ids,
+        tokenizer=tokenizer,
+        val_batches=val_batches,
+        val_chars=val_chars,
+        tokens_per_char=len(train_ids) / len(train_text),
+        floor_bits_per_char=floor,
+        prompts=_sample_prompts(val_text),
+    )
+
+
+def _sample_prompts(text: str, count: int = 3) -> list[str]:
+    """The first two words of the first few lines: natural places for a model to continue."""
+    prompts: list[str] = []
+    for line in text.splitlines():
+        words = line.split(" ")[:2]
+        prompt = " ".join(words).strip()
+        if prompt and prompt not in prompts:
+            prompts.append(prompt)
+        if len(prompts) == count:
+            break
+    return prompts or [text[:8]]
