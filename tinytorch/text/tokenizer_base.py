@@ -21,9 +21,9 @@ from tinytorch.files import atomic_write_bytes
 
 FILE_FORMAT = "tinytorch.tokenizer"
 FILE_VERSION = 2  # the newest; every older version is still read
-# Bound on any tokenizer file read (ours, Hugging Face's, tiktoken's), checked before reading:
+# Bound on any tokenizer file read (ours, Hugging Face's, tiktoken's), checked while reading:
 # real ones are a few MB (GPT-2's tokenizer.json 1.4 MB, Llama 3's 9 MB), and parsing JSON can
-# take ~20 times the file's size in memory.
+# take ~28 times the file's size in memory (a file of nothing but empty lists: 0.9 GB).
 MAX_FILE_BYTES = 32 * 2**20
 
 T = TypeVar("T", bound="Tokenizer")
