@@ -27,6 +27,7 @@ from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
+from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
 from tinytorch.settings import SettingError
@@ -556,6 +557,12 @@ CASES = [
     ),
     Case("decode-id-gap", lambda s: BPETokenizer([], {"<pad>": 300}).decode([97, 299])),
     Case("save-pretrained-over-a-run", _save_pretrained_over_a_run),
+    # ------------------------------------------------------------ n-gram baseline
+    Case("ngram-ids-float", lambda s: NGramModel.fit(np.array([0.0, 1.0]), 4)),
+    Case("ngram-id-out-of-range", lambda s: NGramModel.fit(np.array([0, 1, 4]), 4)),
+    Case("ngram-ids-not-1d", lambda s: NGramModel.fit(np.zeros((2, 3), np.int64), 4)),
+    Case("ngram-train-empty", lambda s: NGramModel.fit(np.array([], np.int64), 4)),
+    Case("ngram-order-too-small", lambda s: NGramModel.fit(np.array([0, 1]), 4, order=0)),
 ]
 
 
