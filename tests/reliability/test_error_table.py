@@ -27,8 +27,8 @@ from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
-from tinytorch.models.ngram import NGramModel
 from tinytorch.inspection import inspect_run
+from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
 from tinytorch.settings import SettingError
