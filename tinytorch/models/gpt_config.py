@@ -2,7 +2,7 @@
 
 A `GPT` is built from one of these, a run directory saves it as config.json's "model", and
 `tinytorch train` offers each field as a flag (`--embed-dim`, `--pos-encoding`, ...). The defaults
-are the `tiny` preset's shape.
+are a small model's shape (the `tiny` preset's, but for its block of 128).
 """
 
 from __future__ import annotations
