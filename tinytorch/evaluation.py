@@ -26,11 +26,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.losses import cross_entropy
 from tinytorch.models.transformer import GPT
 from tinytorch.text.tokenization import Tokenizer
 
-IGNORED = -100  # cross_entropy's ignore_index: a target of a window that is not scored
+IGNORED = -100  # the loss's ignore_index: a target of a window that is not scored
 
 
 def context_tokens(block_size: int) -> int:
@@ -132,8 +131,8 @@ def score_model(model: GPT, windows: HeldOutWindows, batch_size: int) -> HeldOut
         starts = windows.starts[i : i + batch_size, None] + offsets
         targets = windows.ids[starts + 1]
         targets[offsets < windows.first_scored[i : i + batch_size, None]] = IGNORED
-        logits = model(windows.ids[starts])
-        nats += float(cross_entropy(logits, targets, ignore_index=IGNORED, reduction="sum").item())
+        _, loss = model(windows.ids[starts], targets)  # the mean over the scored targets
+        nats += loss.item() * int((targets != IGNORED).sum())
     model.train(was_training)
     return HeldOutScore(nats, windows.num_targets, int(windows.chars.sum()))
 
