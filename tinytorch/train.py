@@ -433,6 +433,8 @@ def run(
             run_dir.write_tokenizer(data.tokenizer)
             trainer.save_checkpoint()  # step 0: a good checkpoint exists even if step 1 diverges
         _describe(echo, model, config, data, time.perf_counter() - started)
+        for line in describe_validation(config.train, data, trainer.eval_windows):
+            echo(line)
         # One BLAS thread: with several, OpenBLAS splits a matrix product differently, so the
         # last bits of results depend on the thread count and a run or resume would only be
         # bit-exact on a machine with the same count. On a small shared machine a second BLAS
@@ -490,5 +492,3 @@ def _describe(
         f"{len(data.train_ids):,} train / {len(data.val_ids):,} val tokens; setup took "
         f"{setup_seconds:.1f}s"
     )
-    for line in describe_validation(config.train, data):
-        echo(line)

@@ -3,14 +3,17 @@ and the numbers a validation loss is measured against (the n-gram baseline, the 
 
 from __future__ import annotations
 
+from tinytorch.evaluation import HeldOutWindows
 from tinytorch.models.ngram import DEFAULT_ORDER
 from tinytorch.train_config import TrainConfig
 from tinytorch.training_data import TrainingData
 
 
-def describe_validation(config: TrainConfig, data: TrainingData) -> list[str]:
-    """The lines printed at the start of a run, after the model's."""
-    sample = data.held_out.sample(config.eval_tokens)
+def describe_validation(
+    config: TrainConfig, data: TrainingData, sample: HeldOutWindows
+) -> list[str]:
+    """The lines printed at the start of a run, after the model's (`sample`: the windows that
+    evaluations during the run score)."""
     budget = f"; {config.time_budget:g}-minute time budget" if config.time_budget else ""
     counted = (
         f", counted on the last {data.baseline_tokens:,} training tokens"
