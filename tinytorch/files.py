@@ -7,6 +7,7 @@ allocation or a traceback from deep inside a parser.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -67,6 +68,15 @@ def _read_up_to(f: Any, limit: int, chunk: int = 1 << 16) -> bytes:
         parts.append(part)
         total += len(part)
     return b"".join(parts)
+
+
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The sha256 of a file of any size, read in chunks (never whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while part := f.read(chunk):
+            digest.update(part)
+    return digest.hexdigest()
 
 
 def read_json(path: str | os.PathLike[str], *, limit: int, object_pairs_hook: Any = None) -> Any:

@@ -30,6 +30,7 @@ import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,16 +39,21 @@ from typing import Any
 
 import numpy as np
 import safetensors.numpy
-from safetensors import SafetensorError
 
+from tinytorch.checkpoint_error import CheckpointError, shown
+from tinytorch.checkpoint_tensors import Expected, read_checked_tensors
+from tinytorch.core.checks import is_int, is_number
 from tinytorch.core.module import Module
-from tinytorch.files import atomic_write_bytes, read_bytes, read_json
+from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.schedules import LRSchedule
+from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
 from tinytorch.settings import SettingError
-from tinytorch.state_tree import TreeError, decode_tree, encode_tree
+from tinytorch.state_tree import decode_tree, encode_tree
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig
+from tinytorch.trainer_state_checks import check_trainer_state
 
 FORMAT = "tinytorch.checkpoint"
 VERSION = 1
@@ -73,16 +79,14 @@ RUN_FILES = (
     METRICS_FILE,
     PLOT_FILE,
 )
-# What atomic_write_bytes leaves behind when a process dies mid-write.
-_ORPHANED_TEMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+# What atomic_write_bytes leaves behind when a process dies mid-writing one of our files.
+_ORPHANED_TEMP = re.compile(
+    r"^\.(" + "|".join(re.escape(name) for name in RUN_FILES) + r")\.[0-9a-f]{12}\.tmp$"
+)
 SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
-JSON_LIMIT = 64 * 2**20  # config, trainer state: a few kB to a few MB in practice
+JSON_LIMIT = 64 * 2**20  # config, trainer state, tokenizer: a few kB to a few MB in practice
 METRICS_LIMIT = 512 * 2**20
-
-
-class CheckpointError(ValueError):
-    """A run directory that is missing, corrupt, in use, or does not match what it is loaded
-    into."""
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class RunDirectory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         self._lock_fd: int | None = None
+        self._tokenizer_sha256: str | None = None  # of the tokenizer.json read or written
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -134,9 +139,11 @@ class RunDirectory:
                     f"{run.path}: already holds a training run ({_listed(present)}); continue "
                     "it with --resume, or replace it with --overwrite"
                 )
-            for name in present:
-                if name in RUN_FILES:  # a user's own notes beside the run stay
-                    os.remove(run.file(name))
+            # config.json marks the directory as a run: removed last, so an interrupted
+            # overwrite leaves a run that --overwrite can replace, not files we would refuse.
+            # A user's own notes beside the run stay.
+            for name in sorted(set(present) & set(RUN_FILES), key=lambda n: n == CONFIG_FILE):
+                os.remove(run.file(name))
             run._remove_orphaned_temp_files()
         return run
 
@@ -246,15 +253,19 @@ class RunDirectory:
     # ---------------------------------------------------------------------- tokenizer
     def write_tokenizer(self, tokenizer: Tokenizer) -> None:
         tokenizer.save(self.file(TOKENIZER_FILE))  # atomic: tokenizers write that way
+        self._tokenizer_sha256 = file_sha256(self.file(TOKENIZER_FILE))
 
     def read_tokenizer(self, config: RunConfig) -> Tokenizer:
+        """The run's tokenizer; its sha256 is kept for the checkpoint's integrity record."""
         path = self.file(TOKENIZER_FILE)
         if not os.path.isfile(path):
             raise CheckpointError(f"{path}: missing (the run's tokenizer)")
         try:  # loading as the configured class also rejects a tokenizer of the other kind
-            tokenizer = TOKENIZER_CLASSES[config.tokenizer].load(path)
+            raw = read_bytes(path, limit=JSON_LIMIT)
+            tokenizer = TOKENIZER_CLASSES[config.tokenizer].from_bytes(raw, path)
         except ValueError as e:
             raise CheckpointError(f"{e} (config.json says tokenizer {config.tokenizer!r})") from e
+        self._tokenizer_sha256 = hashlib.sha256(raw).hexdigest()
         if tokenizer.vocab_size != config.model.vocab_size:
             raise CheckpointError(
                 f"{path}: vocabulary of {tokenizer.vocab_size} tokens, but the model has "
@@ -291,29 +302,14 @@ class RunDirectory:
             )
 
     def read_weights(self, model: Module) -> str:
-        """Load model.safetensors into `model`, checking every name and shape; return its
-        sha256."""
-        path = self.file(MODEL_FILE)
-        tensors, sha = self._read_safetensors(MODEL_FILE, "the model weights")
-        expected = model.state_dict()
-        for key in expected:
-            if key not in tensors:
-                raise CheckpointError(f"{path}: tensor {key!r} is missing (config.json expects it)")
-        for key, value in tensors.items():
-            if key not in expected:
-                raise CheckpointError(
-                    f"{path}: unexpected tensor {key!r} (not in the config's model)"
-                )
-            if value.shape != expected[key].shape:
-                raise CheckpointError(
-                    f"{path}: tensor {key!r} has shape {value.shape}, config.json implies "
-                    f"{expected[key].shape}"
-                )
-            if value.dtype != expected[key].dtype:
-                raise CheckpointError(
-                    f"{path}: tensor {key!r} has dtype {value.dtype}, expected "
-                    f"{expected[key].dtype}"
-                )
+        """Load model.safetensors into `model`, checking every name, shape and value before
+        loading (float16 and bfloat16 weights load as float32); return its sha256."""
+        expected = Expected(
+            {name: (value.shape, value.dtype) for name, value in model.state_dict().items()},
+            origin=CONFIG_FILE,
+            stray="not in the config's model",
+        )
+        tensors, sha = self._read_tensors(MODEL_FILE, "the model weights", expected)
         model.load_state_dict(tensors)
         return sha
 
@@ -351,10 +347,12 @@ class RunDirectory:
         }
         for name, data in contents.items():
             atomic_write_bytes(self.file(name + STAGED_SUFFIX), data)
+        hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+        hashes[TOKENIZER_FILE] = self._tokenizer_digest()
         payload = {
             "format": TRAINER_STATE_FORMAT,
             "version": VERSION,
-            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
+            "sha256": hashes,
             "optimizer": optimizer_tree,
             **trainer_state,
         }
@@ -362,33 +360,40 @@ class RunDirectory:
         for name in contents:
             os.replace(self.file(name + STAGED_SUFFIX), self.file(name))
 
-    def read_training_state(self, model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Load the weights into `model` and return (optimizer state, trainer state).
+    def read_training_state(
+        self, model: Module, optimizer: Optimizer, schedule: LRSchedule
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Load the weights into `model` and return (optimizer state, trainer state), both
+        checked against the live `optimizer` and `schedule` (see trainer_state_checks).
 
         First settles a checkpoint write that a crash interrupted (`_finish_commit`), then
-        refuses weight files other than the ones trainer_state.json vouches for.
+        refuses weight, optimizer and tokenizer files other than the ones trainer_state.json
+        vouches for. Runs saved before the tokenizer was vouched for resume without that check.
         """
         state_path = self.file(TRAINER_STATE_FILE)
         state = self._read_json(TRAINER_STATE_FILE, "nothing to resume: no completed checkpoint")
         _check_header(state, state_path, TRAINER_STATE_FORMAT)
-        hashes = state.get("sha256")
-        if not isinstance(hashes, dict) or "optimizer" not in state:
-            raise CheckpointError(f"{state_path}: incomplete trainer state (no sha256/optimizer)")
+        hashes = state.pop("sha256", None)
+        _check_hashes(hashes, state_path)
         self._finish_commit(hashes)
+        del state["format"], state["version"]
         model_sha = self.read_weights(model)
-        arrays, optimizer_sha = self._read_safetensors(OPTIMIZER_FILE, "the optimizer state")
-        for name, sha in ((MODEL_FILE, model_sha), (OPTIMIZER_FILE, optimizer_sha)):
-            if hashes.get(name) != sha:
+        array_specs = check_trainer_state(state, optimizer, schedule, state_path)
+        arrays, optimizer_sha = self._read_tensors(
+            OPTIMIZER_FILE,
+            "the optimizer state",
+            Expected(array_specs, TRAINER_STATE_FILE, f"{TRAINER_STATE_FILE} does not refer to it"),
+        )
+        found = {MODEL_FILE: model_sha, OPTIMIZER_FILE: optimizer_sha}
+        if TOKENIZER_FILE in hashes:
+            found[TOKENIZER_FILE] = self._tokenizer_digest()
+        for name, sha in found.items():
+            if hashes[name] != sha:
                 raise CheckpointError(
                     f"{self.file(name)}: does not belong to {TRAINER_STATE_FILE} (changed, or "
                     "copied from another checkpoint); cannot resume bit-exactly"
                 )
-        try:
-            optimizer_state = decode_tree(state.pop("optimizer"), arrays, self.file(OPTIMIZER_FILE))
-        except TreeError as e:
-            raise CheckpointError(str(e)) from None
-        for key in ("format", "version", "sha256"):
-            del state[key]
+        optimizer_state = decode_tree(state.pop("optimizer"), arrays, self.file(OPTIMIZER_FILE))
         return optimizer_state, state
 
     def _finish_commit(self, hashes: Mapping[str, Any]) -> None:
@@ -402,9 +407,7 @@ class RunDirectory:
             staged = self.file(name + STAGED_SUFFIX)
             if not os.path.isfile(staged):
                 continue
-            with open(staged, "rb") as f:
-                committed = hashlib.sha256(f.read()).hexdigest() == hashes.get(name)
-            if committed:
+            if file_sha256(staged) == hashes[name]:
                 os.replace(staged, self.file(name))
             else:
                 os.remove(staged)
@@ -422,17 +425,13 @@ class RunDirectory:
             text = read_bytes(path, limit=METRICS_LIMIT).decode("utf-8")
         except (ValueError, UnicodeDecodeError) as e:
             raise CheckpointError(f"{path}: unreadable ({e})") from None
-        records = []
+        records: list[dict[str, Any]] = []
         for number, line in enumerate(text.splitlines(), 1):
             try:
                 record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from e
-            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-                raise CheckpointError(f"{path}: line {number} has no integer 'step'")
-            loss = record.get("train_loss")
-            if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-                raise CheckpointError(f"{path}: line {number} has no numeric 'train_loss'")
+            except (ValueError, RecursionError) as e:
+                raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from None
+            _check_metrics_record(record, records[-1]["step"] if records else 0, path, number)
             records.append(record)
         return records
 
@@ -451,18 +450,20 @@ class RunDirectory:
         except ValueError as e:
             raise CheckpointError(str(e)) from None
 
-    def _read_safetensors(self, name: str, what: str) -> tuple[dict[str, np.ndarray], str]:
-        """Tensors of a safetensors file and its sha256; never unpickles anything."""
-        path = self.file(name)
-        if not os.path.isfile(path):
-            raise CheckpointError(f"{path}: missing ({what})")
-        with open(path, "rb") as f:
-            raw = f.read()
+    def _read_tensors(
+        self, name: str, what: str, expected: Expected
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Tensors of a safetensors file, header checked first (see checkpoint_tensors), and
+        its sha256; never unpickles anything."""
         try:
-            tensors = safetensors.numpy.load(raw)
-        except SafetensorError as e:
-            raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from e
-        return tensors, hashlib.sha256(raw).hexdigest()
+            return read_checked_tensors(self.file(name), expected)
+        except FileNotFoundError:
+            raise CheckpointError(f"{self.file(name)}: missing ({what})") from None
+
+    def _tokenizer_digest(self) -> str:
+        if self._tokenizer_sha256 is None:
+            self._tokenizer_sha256 = file_sha256(self.file(TOKENIZER_FILE))
+        return self._tokenizer_sha256
 
 
 def load_run(path: str | os.PathLike[str]) -> tuple[GPT, Tokenizer, RunConfig]:
@@ -490,6 +491,44 @@ def _check_header(data: Any, path: str, expected_format: str) -> None:
         raise CheckpointError(
             f"{path}: unsupported version {data.get('version')!r} (this tinytorch reads {VERSION})"
         )
+
+
+def _check_metrics_record(record: Any, previous_step: int, path: str, number: int) -> None:
+    """One logged step: its step after the previous line's, a train_loss, and every value a
+    finite number >= 0 (losses, lr, speed, ...)."""
+    where = f"{path}: line {number}"
+    if not isinstance(record, dict):
+        raise CheckpointError(f"{where}: must be a JSON object, got {shown(record)}")
+    step = record.get("step")
+    if not (is_int(step) and step > previous_step):
+        raise CheckpointError(
+            f"{where}: step: must be an integer > {previous_step} (the previous line's), got "
+            f"{shown(step)}"
+        )
+    if "train_loss" not in record:
+        raise CheckpointError(f"{where} has no numeric 'train_loss'")
+    for key, value in record.items():
+        if not (is_number(value) and math.isfinite(value) and value >= 0):
+            raise CheckpointError(f"{where}: {key}: must be a finite number >= 0, got "
+                                  f"{shown(value)}")
+
+
+def _check_hashes(hashes: Any, path: str) -> None:
+    """The integrity record: a sha256 for each weight file (and, since it was added, for the
+    tokenizer)."""
+    if not isinstance(hashes, dict):
+        raise CheckpointError(f"{path}: sha256: must be an object of file hashes, got "
+                              f"{shown(hashes)}")
+    for name in WEIGHT_FILES:
+        if name not in hashes:
+            raise CheckpointError(f"{path}: sha256.{name}: is missing")
+    for name, digest in hashes.items():
+        if name not in (*WEIGHT_FILES, TOKENIZER_FILE):
+            raise CheckpointError(f"{path}: sha256.{name}: not a file of the checkpoint")
+        if not (isinstance(digest, str) and SHA256.fullmatch(digest)):
+            raise CheckpointError(
+                f"{path}: sha256.{name}: must be 64 lowercase hex digits, got {shown(digest)}"
+            )
 
 
 def _listed(names: Sequence[str], most: int = 5) -> str:

@@ -17,10 +17,11 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.files import atomic_write_bytes
+from tinytorch.files import atomic_write_bytes, read_bytes
 
 FILE_FORMAT = "tinytorch.tokenizer"
 FILE_VERSION = 1
+FILE_LIMIT = 64 * 2**20  # bytes; a 50,000-merge BPE file is about 1 MB
 
 T = TypeVar("T", bound="Tokenizer")
 
@@ -178,7 +179,13 @@ class Tokenizer(ABC):
         Raises FileNotFoundError for a missing file and ValueError, naming the path and the
         problem, for anything that is not a consistent tokenizer file of a supported version.
         """
-        data = _read_json(path)
+        return cls.from_bytes(read_bytes(path, limit=FILE_LIMIT), path)
+
+    @classmethod
+    def from_bytes(cls: type[T], raw: bytes, path: str | os.PathLike[str]) -> T:
+        """`load` of a file already read (`path` names it in errors): a caller that also hashes
+        the file checks the very bytes it parses."""
+        data = _parse_json(raw, path)
         if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: not a tinytorch tokenizer file (no format {FILE_FORMAT!r})")
         if data.get("version") != FILE_VERSION:
@@ -254,9 +261,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read_json(path: str | os.PathLike[str]) -> Any:
-    with open(path, "rb") as f:  # a missing file raises FileNotFoundError here
-        raw = f.read()
+def _parse_json(raw: bytes, path: str | os.PathLike[str]) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
