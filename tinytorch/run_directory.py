@@ -26,11 +26,8 @@ blocks the next one. A directory holding files tinytorch did not write is never 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
-import math
 import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -40,20 +37,21 @@ from typing import Any
 import numpy as np
 import safetensors.numpy
 
-from tinytorch.checkpoint_error import CheckpointError, shown
+from tinytorch.checkpoint_error import CheckpointError
 from tinytorch.checkpoint_tensors import Expected, read_checked_tensors
-from tinytorch.core.checks import is_int, is_number
 from tinytorch.core.module import Module
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.schedules import LRSchedule
 from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
+from tinytorch.metrics_file import read_metrics
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
+from tinytorch.run_lock import LOCK_FILE, RunLock
 from tinytorch.settings import SettingError
 from tinytorch.state_tree import decode_tree, encode_tree
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig
-from tinytorch.trainer_state_checks import check_trainer_state
+from tinytorch.trainer_state_checks import check_hashes, check_trainer_state
 
 FORMAT = "tinytorch.checkpoint"
 VERSION = 1
@@ -67,7 +65,6 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 TRAINER_STATE_FILE = "trainer_state.json"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
-LOCK_FILE = ".tinytorch.lock"
 STAGED_SUFFIX = ".next"  # weight files of a checkpoint that is not committed yet
 WEIGHT_FILES = (MODEL_FILE, OPTIMIZER_FILE)
 RUN_FILES = (
@@ -85,8 +82,6 @@ _ORPHANED_TEMP = re.compile(
 )
 SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
 JSON_LIMIT = 64 * 2**20  # config, trainer state, tokenizer: a few kB to a few MB in practice
-METRICS_LIMIT = 512 * 2**20
-SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -107,7 +102,7 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._lock_fd: int | None = None
+        self._run_lock: RunLock | None = None
         self._tokenizer_sha256: str | None = None  # of the tokenizer.json read or written
 
     def file(self, name: str) -> str:
@@ -172,28 +167,13 @@ class RunDirectory:
             raise CheckpointError(f"{self.path}: no such run directory")
 
     def _lock(self) -> None:
-        """Take the run's OS lock (it dies with this process), or say who holds it."""
-        fd = os.open(self.file(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
-            os.close(fd)
-            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
-                raise
-            raise CheckpointError(
-                f"{self.path}: in use by process {holder} (another tinytorch training or export "
-                "of this run); wait for it to finish or choose another directory"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock_fd = fd
+        self._run_lock = RunLock.acquire(self.path)
 
     def close(self) -> None:
-        """Release the lock (the lock file stays: removing it would race with a new holder)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Release the lock (see run_lock)."""
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     def __enter__(self) -> RunDirectory:
         return self
@@ -374,7 +354,7 @@ class RunDirectory:
         state = self._read_json(TRAINER_STATE_FILE, "nothing to resume: no completed checkpoint")
         _check_header(state, state_path, TRAINER_STATE_FORMAT)
         hashes = state.pop("sha256", None)
-        _check_hashes(hashes, state_path)
+        check_hashes(hashes, WEIGHT_FILES, TOKENIZER_FILE, state_path)
         self._finish_commit(hashes)
         del state["format"], state["version"]
         model_sha = self.read_weights(model)
@@ -418,22 +398,7 @@ class RunDirectory:
         atomic_write_bytes(self.file(METRICS_FILE), lines.encode("utf-8"))
 
     def read_metrics(self) -> list[dict[str, Any]]:
-        path = self.file(METRICS_FILE)
-        if not os.path.isfile(path):
-            return []
-        try:
-            text = read_bytes(path, limit=METRICS_LIMIT).decode("utf-8")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise CheckpointError(f"{path}: unreadable ({e})") from None
-        records: list[dict[str, Any]] = []
-        for number, line in enumerate(text.splitlines(), 1):
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError) as e:
-                raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from None
-            _check_metrics_record(record, records[-1]["step"] if records else 0, path, number)
-            records.append(record)
-        return records
+        return read_metrics(self.file(METRICS_FILE))
 
     def write_plot(self, png: bytes) -> None:
         atomic_write_bytes(self.file(PLOT_FILE), png)
@@ -491,44 +456,6 @@ def _check_header(data: Any, path: str, expected_format: str) -> None:
         raise CheckpointError(
             f"{path}: unsupported version {data.get('version')!r} (this tinytorch reads {VERSION})"
         )
-
-
-def _check_metrics_record(record: Any, previous_step: int, path: str, number: int) -> None:
-    """One logged step: its step after the previous line's, a train_loss, and every value a
-    finite number >= 0 (losses, lr, speed, ...)."""
-    where = f"{path}: line {number}"
-    if not isinstance(record, dict):
-        raise CheckpointError(f"{where}: must be a JSON object, got {shown(record)}")
-    step = record.get("step")
-    if not (is_int(step) and step > previous_step):
-        raise CheckpointError(
-            f"{where}: step: must be an integer > {previous_step} (the previous line's), got "
-            f"{shown(step)}"
-        )
-    if "train_loss" not in record:
-        raise CheckpointError(f"{where} has no numeric 'train_loss'")
-    for key, value in record.items():
-        if not (is_number(value) and math.isfinite(value) and value >= 0):
-            raise CheckpointError(f"{where}: {key}: must be a finite number >= 0, got "
-                                  f"{shown(value)}")
-
-
-def _check_hashes(hashes: Any, path: str) -> None:
-    """The integrity record: a sha256 for each weight file (and, since it was added, for the
-    tokenizer)."""
-    if not isinstance(hashes, dict):
-        raise CheckpointError(f"{path}: sha256: must be an object of file hashes, got "
-                              f"{shown(hashes)}")
-    for name in WEIGHT_FILES:
-        if name not in hashes:
-            raise CheckpointError(f"{path}: sha256.{name}: is missing")
-    for name, digest in hashes.items():
-        if name not in (*WEIGHT_FILES, TOKENIZER_FILE):
-            raise CheckpointError(f"{path}: sha256.{name}: not a file of the checkpoint")
-        if not (isinstance(digest, str) and SHA256.fullmatch(digest)):
-            raise CheckpointError(
-                f"{path}: sha256.{name}: must be 64 lowercase hex digits, got {shown(digest)}"
-            )
 
 
 def _listed(names: Sequence[str], most: int = 5) -> str:

@@ -14,6 +14,7 @@ agree with each other; random states must be what NumPy's PCG64 writes.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,6 +31,7 @@ ArraySpecs = dict[str, tuple[tuple[int, ...], np.dtype]]
 COUNTERS = ("step", "loss_count")
 LOSSES = ("loss_sum", "best_val_loss", "last_val_loss", "last_val_bits_per_char")
 KEYS = (*COUNTERS, *LOSSES, "schedule", "tinytorch_rng", "data_rng", "optimizer")
+SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class _Checker:
@@ -169,6 +171,16 @@ def _check_optimizer(check: _Checker, saved: Any, optimizer: Optimizer, step: in
             )
             arrays[reference] = (params[index].shape, params[index].dtype)
     return arrays
+
+
+def check_hashes(hashes: Any, required: tuple[str, ...], optional: str, path: str) -> None:
+    """The integrity record ("sha256"): a hash for each file in `required`, and for `optional`
+    (the tokenizer, whose hash runs saved before it existed lack)."""
+    check = _Checker(path)
+    check.keys(hashes, (*required, optional), "sha256", required)
+    for name, digest in hashes.items():
+        ok = isinstance(digest, str) and SHA256.fullmatch(digest) is not None
+        check.require(ok, f"sha256.{name}", "64 lowercase hex digits", digest)
 
 
 def _state_entries(check: _Checker, saved: Any, count: int) -> dict[int, Any]:
