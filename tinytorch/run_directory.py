@@ -43,6 +43,7 @@ from tinytorch.core.module import Module
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.schedules import LRSchedule
 from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
+from tinytorch.memory_budget import check_model_fits
 from tinytorch.metrics_file import read_metrics
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
@@ -258,6 +259,7 @@ class RunDirectory:
         """A freshly initialised GPT of the configured shape, refused before allocating if the
         config declares a model that the weight file cannot hold."""
         self._check_declared_size(config.model)
+        check_model_fits(config.model, self.file(CONFIG_FILE))
         try:
             return GPT(config.model)
         except MemoryError:

@@ -34,16 +34,18 @@ from tinytorch.core.optimizers import AdamW, WarmupCosineSchedule, clip_grad_nor
 from tinytorch.core.random import get_rng_state, manual_seed, set_rng_state
 from tinytorch.data import get_batch
 from tinytorch.loss_plot import loss_plot_png
+from tinytorch.memory_budget import check_training_fits
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
-from tinytorch.run_directory import RunConfig, RunDirectory
+from tinytorch.run_directory import CONFIG_FILE, RunConfig, RunDirectory
 from tinytorch.train_config import (
     TrainConfig,
     TrainingError,
     new_run_configs,
     resumed_run_configs,
+    text_sha256,
 )
-from tinytorch.training_data import TrainingData, hash_of_text_file, prepare_data
+from tinytorch.training_data import TrainingData, prepare_data, read_training_text
 
 __all__ = ["TrainResult", "Trainer", "TrainingError", "TrainingInterrupted", "run"]
 
@@ -321,14 +323,16 @@ def run(
     echo = echo or (lambda line: tqdm.write(line, file=sys.stdout))
     started = time.perf_counter()
     model_flags, train_flags = _split_flags(flags)
-    text_hash = None
+    text = text_hash = None
     if train_flags.get("text") is not None:
         train_flags["text"] = os.path.abspath(train_flags["text"])
-        text_hash = hash_of_text_file(train_flags["text"])
+        text = read_training_text(train_flags["text"])  # once: a pipe cannot be read twice
+        text_hash = text_sha256(text)
     if resume:
         run_dir = RunDirectory.resume(out_dir)
     else:
         model_config, train_config = new_run_configs(model_flags, train_flags, text_hash)
+        check_training_fits(model_config, train_config, saved_in=None)
         run_dir = RunDirectory.create(out_dir, overwrite=overwrite)
     with run_dir:
         if resume:
@@ -336,11 +340,12 @@ def run(
             model_config, train_config = resumed_run_configs(
                 saved.model, saved.train, model_flags, train_flags, text_hash
             )
+            check_training_fits(model_config, train_config, saved_in=run_dir.file(CONFIG_FILE))
             model = run_dir.build_model(saved)
             tokenizer = run_dir.read_tokenizer(saved)
-            data = prepare_data(train_config, model_config.max_seq_len, tokenizer)
+            data = prepare_data(train_config, model_config.max_seq_len, tokenizer, text)
         else:
-            data = prepare_data(train_config, model_config.max_seq_len)
+            data = prepare_data(train_config, model_config.max_seq_len, text=text)
             model_config = replace(model_config, vocab_size=data.tokenizer.vocab_size)
             manual_seed(train_config.seed)
             model = GPT(model_config)

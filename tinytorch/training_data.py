@@ -38,20 +38,23 @@ def read_training_text(path: str) -> str:
         raise TrainingError(str(e)) from e
 
 
-def hash_of_text_file(path: str) -> str:
-    return text_sha256(read_training_text(path))
-
-
 def prepare_data(
-    config: TrainConfig, block_size: int, tokenizer: Tokenizer | None = None
+    config: TrainConfig,
+    block_size: int,
+    tokenizer: Tokenizer | None = None,
+    text: str | None = None,
 ) -> TrainingData:
-    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice."""
+    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice.
+
+    `text` is the content of `config.text` if the caller has read it already: a pipe or a
+    process substitution (`--text /dev/stdin`, `<(cmd)`) can be read only once.
+    """
     if config.text is None:
         corpus = generate_corpus(config.corpus_chars, seed=0)
         train_text, val_text = corpus.split(VAL_FRACTION)
         floor: float | None = corpus.entropy_bits_per_char
     else:
-        text = read_training_text(config.text)
+        text = read_training_text(config.text) if text is None else text
         if text_sha256(text) != config.text_sha256:
             raise TrainingError(f"{config.text} changed since this run started; cannot resume")
         cut = int(len(text) * (1.0 - VAL_FRACTION))

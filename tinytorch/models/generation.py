@@ -23,15 +23,19 @@ def sample_next_token(
 
     temperature 0 is greedy (argmax); otherwise sample from softmax(logits / temperature),
     restricted to the `top_k` largest logits when given (ties at the k-th value are kept).
+    The largest logit is subtracted before dividing, so a temperature so small that the
+    division overflows still leaves 0 for the likeliest tokens and -inf for the rest: sampling
+    becomes greedy (among exact ties) instead of meeting inf - inf = NaN.
     """
     if temperature == 0.0:
         return logits.argmax(axis=-1).astype(np.int64)
-    scaled = logits.astype(np.float64) / temperature  # probabilities in float64 for sampling
-    if top_k is not None and top_k < scaled.shape[-1]:
-        kth = np.partition(scaled, -top_k, axis=-1)[:, -top_k, None]
-        scaled[scaled < kth] = -np.inf
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    probs = np.exp(scaled)
+    shifted = logits.astype(np.float64)  # probabilities in float64 for sampling
+    shifted -= shifted.max(axis=-1, keepdims=True)
+    if top_k is not None and top_k < shifted.shape[-1]:
+        kth = np.partition(shifted, -top_k, axis=-1)[:, -top_k, None]
+        shifted[shifted < kth] = -np.inf
+    with np.errstate(over="ignore"):  # overflow to -inf is the intended limit
+        probs = np.exp(shifted / temperature)
     probs /= probs.sum(axis=-1, keepdims=True)
     return np.array([rng.choice(probs.shape[-1], p=row) for row in probs], dtype=np.int64)
 

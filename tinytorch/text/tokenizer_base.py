@@ -219,6 +219,10 @@ class Tokenizer(ABC):
         if arr.size == 0 and isinstance(ids, (list, tuple, range)):
             return np.zeros(0, dtype=np.int64)  # an empty list has no element type to check
         n = self.vocab_size
+        if arr.dtype.kind == "f" and not isinstance(ids, np.ndarray):
+            exact = np.array(ids, dtype=object).reshape(-1)  # NumPy makes float64 of a list
+            if all(isinstance(x, numbers.Integral) for x in exact):  # mixing int64 and uint64
+                arr = exact
         if arr.dtype == object:  # e.g. Python ints too large for int64
             for pos, x in enumerate(arr):
                 if isinstance(x, bool) or not isinstance(x, numbers.Integral):
