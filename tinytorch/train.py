@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,6 +31,7 @@ from tinytorch.core.autograd import no_grad
 from tinytorch.core.optimizers import AdamW, WarmupCosineSchedule, clip_grad_norm_
 from tinytorch.core.random import get_rng_state, manual_seed, set_rng_state
 from tinytorch.data import get_batch
+from tinytorch.interrupts import sigint_sets_flag
 from tinytorch.loss_plot import loss_plot_png
 from tinytorch.memory_budget import check_training_fits
 from tinytorch.models.gpt_config import GPTConfig
@@ -286,26 +285,6 @@ class Trainer:
         return out
 
 
-@contextmanager
-def _sigint_sets_flag() -> Iterator[Callable[[], bool]]:
-    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested.is_set
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 # --------------------------------------------------------------------------- entry point
 def run(
     out_dir: str,
@@ -372,7 +351,7 @@ def run(
         # preset step: ~150 ms with one thread, 125-150 ms with two when idle, 1000+ ms with
         # two under load).
         with threadpool_limits(limits=1, user_api="blas"):
-            with _sigint_sets_flag() as stop_requested:
+            with sigint_sets_flag() as stop_requested:
                 trainer.fit(stop_requested)
             samples = trainer.samples()
     for prompt, sample in zip(data.prompts, samples, strict=True):

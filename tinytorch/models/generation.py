@@ -6,6 +6,7 @@ step feeds only the newest token, so a step costs O(context) instead of O(contex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -95,12 +96,30 @@ def generate(
     requests raise unless `sliding_window=True`, which keeps the last `max_seq_len` tokens as
     context (recomputed without the cache once the window slides). rope/alibi have no limit.
     """
+    prompt = _as_prompt(prompt_ids)
+    steps = stream(model, prompt, max_new_tokens, temperature, top_k, seed, eos_id, sliding_window)
+    rows = prompt[None] if prompt.ndim == 1 else prompt
+    ids = np.concatenate([rows, *(t[:, None] for t in steps)], axis=1)
+    return ids[0] if prompt.ndim == 1 else ids
+
+
+def stream(
+    model: Any,
+    prompt_ids: Any,
+    max_new_tokens: int,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    eos_id: int | None = None,
+    sliding_window: bool = False,
+) -> Iterator[np.ndarray]:
+    """`generate`, one step at a time: yields each step's new token of every row (int64, shape
+    (B,)) as soon as it is sampled, so a caller can show text as it comes. The arguments are
+    checked at the call, before the first token is asked for."""
     vocab_size = model.config.vocab_size
     prompt = _as_prompt(prompt_ids)
     _check_arguments(max_new_tokens, temperature, top_k, eos_id, vocab_size)
-    temperature = float(temperature)
-    single = prompt.ndim == 1
-    ids = (prompt[None] if single else prompt).copy()
+    ids = prompt[None] if prompt.ndim == 1 else prompt
     limit = model.max_seq_len
     total = ids.shape[1] + max_new_tokens
     if limit is not None and total > limit and not sliding_window:
@@ -110,6 +129,19 @@ def generate(
             "pass sliding_window=True to keep only the last max_seq_len tokens as context"
         )
     rng = np.random.default_rng(seed) if seed is not None else default_generator()
+    return _steps(model, ids, max_new_tokens, float(temperature), top_k, rng, eos_id)
+
+
+def _steps(
+    model: Any,
+    ids: np.ndarray,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    rng: np.random.Generator,
+    eos_id: int | None,
+) -> Iterator[np.ndarray]:
+    limit = model.max_seq_len
     was_training = model.training
     model.eval()
     try:
@@ -123,6 +155,7 @@ def generate(
                 next_ids[finished] = eos_id
                 finished |= next_ids == eos_id
             ids = np.concatenate([ids, next_ids[:, None]], axis=1)
+            yield next_ids
             if finished.all() or step == max_new_tokens - 1:
                 break
             if limit is not None and ids.shape[1] > limit:
@@ -131,4 +164,3 @@ def generate(
                 logits = model.next_token_logits(next_ids[:, None], caches)
     finally:
         model.train(was_training)
-    return ids[0] if single else ids

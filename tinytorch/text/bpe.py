@@ -174,9 +174,14 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         return np.array(self.encode(text, allowed_special), dtype=np.int64)
 
     def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
+        return self.decode_bytes(ids, skip_special_tokens).decode("utf-8", errors="replace")
+
+    def decode_bytes(self, ids: Any, skip_special_tokens: bool = False) -> bytes:
+        """The bytes the ids spell (before UTF-8 decoding): a token may hold part of a
+        character, so text shown as it is generated must be decoded from these, incrementally
+        (`tinytorch.text.stream_decoder`)."""
         table = self._render_skip if skip_special_tokens else self._render
-        data = b"".join([table[i] for i in self._check_ids(ids).tolist()])
-        return data.decode("utf-8", errors="replace")
+        return b"".join([table[i] for i in self._check_ids(ids).tolist()])
 
     def _allowed_special(self, allowed: Collection[str] | str) -> Collection[str]:
         if allowed == "all":
