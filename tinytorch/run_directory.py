@@ -52,7 +52,7 @@ from tinytorch.settings import SettingError
 from tinytorch.state_tree import decode_tree, encode_tree
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig
-from tinytorch.trainer_state_checks import check_hashes, check_trainer_state
+from tinytorch.trainer_state_checks import METRICS_RECORDS, check_hashes, check_trainer_state
 
 FORMAT = "tinytorch.checkpoint"
 VERSION = 1
@@ -105,6 +105,7 @@ class RunDirectory:
         self.path = os.fspath(path)
         self._run_lock: RunLock | None = None
         self._tokenizer_sha256: str | None = None  # of the tokenizer.json read or written
+        self._metrics_records: int | None = None  # logged records the checkpoint vouches for
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -335,6 +336,7 @@ class RunDirectory:
             "format": TRAINER_STATE_FORMAT,
             "version": VERSION,
             "sha256": hashes,
+            METRICS_RECORDS: len(metrics),  # so a resume notices records lost from the log
             "optimizer": optimizer_tree,
             **trainer_state,
         }
@@ -361,6 +363,7 @@ class RunDirectory:
         del state["format"], state["version"]
         model_sha = self.read_weights(model)
         array_specs = check_trainer_state(state, optimizer, schedule, state_path)
+        self._metrics_records = state.pop(METRICS_RECORDS, None)
         arrays, optimizer_sha = self._read_tensors(
             OPTIMIZER_FILE,
             "the optimizer state",
@@ -399,8 +402,20 @@ class RunDirectory:
         lines = "".join(json.dumps(r) + "\n" for r in records)
         atomic_write_bytes(self.file(METRICS_FILE), lines.encode("utf-8"))
 
-    def read_metrics(self) -> list[dict[str, Any]]:
-        return read_metrics(self.file(METRICS_FILE))
+    def read_metrics(self, up_to_step: int | None = None) -> list[dict[str, Any]]:
+        """The logged records (those up to a checkpoint's step, for a resume: later ones belong
+        to steps that will be trained again), as many as the checkpoint recorded."""
+        path = self.file(METRICS_FILE)
+        records = read_metrics(path)
+        if up_to_step is None:
+            return records
+        kept = [r for r in records if r["step"] <= up_to_step]
+        if self._metrics_records not in (None, len(kept)):
+            raise CheckpointError(
+                f"{path}: holds {len(kept)} records up to step {up_to_step}, but "
+                f"{TRAINER_STATE_FILE} recorded {self._metrics_records} (lines lost or added)"
+            )
+        return kept
 
     def write_plot(self, png: bytes) -> None:
         atomic_write_bytes(self.file(PLOT_FILE), png)

@@ -167,7 +167,7 @@ class Trainer:
         self.last_val_bits = state["last_val_bits_per_char"]
         self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
         # Records logged after the checkpoint belong to steps that will be trained again.
-        self.metrics = [r for r in self.run_dir.read_metrics() if r["step"] <= self.step]
+        self.metrics = self.run_dir.read_metrics(up_to_step=self.step)
         self.last_checkpoint_step = self.step
 
     # ------------------------------------------------------------------------- steps

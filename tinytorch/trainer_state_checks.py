@@ -31,6 +31,7 @@ ArraySpecs = dict[str, tuple[tuple[int, ...], np.dtype]]
 COUNTERS = ("step", "loss_count")
 LOSSES = ("loss_sum", "best_val_loss", "last_val_loss", "last_val_bits_per_char")
 KEYS = (*COUNTERS, *LOSSES, "schedule", "tinytorch_rng", "data_rng", "optimizer")
+METRICS_RECORDS = "metrics_records"  # written by RunDirectory; absent in runs saved before it
 SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -68,9 +69,10 @@ def check_trainer_state(
     live `optimizer` and `schedule`; return the arrays its optimizer state refers to (name ->
     shape and dtype), which optimizer.safetensors must hold."""
     check = _Checker(path)
-    check.keys(state, KEYS, "")
-    for key in COUNTERS:
-        check.require(is_int(state[key]) and state[key] >= 0, key, "an integer >= 0", state[key])
+    check.keys(state, (*KEYS, METRICS_RECORDS), "", KEYS)
+    for key in (*COUNTERS, METRICS_RECORDS):
+        value = state.get(key, 0)
+        check.require(is_int(value) and value >= 0, key, "an integer >= 0", value)
     for key in LOSSES:
         value = state[key]
         optional = key != "loss_sum"
@@ -81,10 +83,29 @@ def check_trainer_state(
             value,
         )
     step = state["step"]
+    _check_counts(check, state)
     _check_schedule(check, state["schedule"], schedule, step)
     for key in ("tinytorch_rng", "data_rng"):
         _check_pcg64(check, state[key], key)
-    return _check_optimizer(check, state["optimizer"], optimizer, step)
+    return _check_optimizer(check, state["optimizer"], optimizer, schedule, step)
+
+
+def _check_counts(check: _Checker, state: Mapping[str, Any]) -> None:
+    """Counters and records that must agree: losses summed since the last log (none at all
+    without a count), and the best evaluation no worse than the last one."""
+    count, total = state["loss_count"], state["loss_sum"]
+    check.require(count <= state["step"], "loss_count", f"at most the step {state['step']}", count)
+    check.require(count > 0 or total == 0, "loss_sum", "0 when loss_count is 0", total)
+    evaluated = [state[key] is not None for key in LOSSES[1:]]
+    check.require(
+        all(evaluated) or not any(evaluated),
+        "best_val_loss",
+        "null exactly when last_val_loss is",
+        state["best_val_loss"],
+    )
+    if all(evaluated):
+        best, last = state["best_val_loss"], state["last_val_loss"]
+        check.require(best <= last, "best_val_loss", f"at most last_val_loss {last}", best)
 
 
 def _check_schedule(check: _Checker, saved: Any, schedule: LRSchedule, step: int) -> None:
@@ -113,13 +134,23 @@ def _check_pcg64(check: _Checker, saved: Any, key: str) -> None:
         "an odd integer in [0, 2**128)",
         inc,
     )
-    check.require(saved["has_uint32"] in (0, 1) and is_int(saved["has_uint32"]),
-                  f"{key}.has_uint32", "0 or 1", saved["has_uint32"])
-    check.require(_below(saved["uinteger"], 2**32), f"{key}.uinteger",
-                  "an integer in [0, 2**32)", saved["uinteger"])
+    check.require(
+        saved["has_uint32"] in (0, 1) and is_int(saved["has_uint32"]),
+        f"{key}.has_uint32",
+        "0 or 1",
+        saved["has_uint32"],
+    )
+    check.require(
+        _below(saved["uinteger"], 2**32),
+        f"{key}.uinteger",
+        "an integer in [0, 2**32)",
+        saved["uinteger"],
+    )
 
 
-def _check_optimizer(check: _Checker, saved: Any, optimizer: Optimizer, step: int) -> ArraySpecs:
+def _check_optimizer(
+    check: _Checker, saved: Any, optimizer: Optimizer, schedule: LRSchedule, step: int
+) -> ArraySpecs:
     check.keys(saved, ("state", "param_groups"), "optimizer")
     live = optimizer.state_dict()["param_groups"]
     groups = saved["param_groups"]
@@ -132,14 +163,20 @@ def _check_optimizer(check: _Checker, saved: Any, optimizer: Optimizer, step: in
     for i, (group, expected) in enumerate(zip(groups, live, strict=True)):
         key = f"optimizer.param_groups.{i}"
         check.keys(group, tuple(expected), key)
+        base = schedule.base_lrs[i]
         for name, value in expected.items():
-            if name == "lr":  # the schedule sets it anew on resume
-                check.require(_non_negative(group[name]), f"{key}.lr", "a finite number >= 0",
-                              group[name])
+            if name == "lr":  # the schedule sets it anew on resume; it never exceeds its base
+                lr = group[name]
+                ok = _non_negative(lr) and lr <= base * (1 + 1e-9)
+                check.require(ok, f"{key}.lr", f"a number in [0, {base}]", lr)
                 continue
             wanted = encode_tree(value, "", {})
-            check.require(group[name] == wanted, f"{key}.{name}",
-                          f"{shown(wanted)} (as config.json implies)", group[name])
+            check.require(
+                group[name] == wanted,
+                f"{key}.{name}",
+                f"{shown(wanted)} (as config.json implies)",
+                group[name],
+            )
     params = [p for group in optimizer.param_groups for p in group["params"]]
     entries = _state_entries(check, saved["state"], len(params))
     if step == 0 and entries:
@@ -158,12 +195,17 @@ def _check_optimizer(check: _Checker, saved: Any, optimizer: Optimizer, step: in
         check.keys(entry, (*kind._STATE_COUNTS, *kind._STATE_ARRAYS), key, kind._REQUIRED_STATE)
         for name, value in entry.items():
             if name in kind._STATE_COUNTS:
-                check.require(value == step and is_int(value), f"{key}.{name}",
-                              f"the run's step {step}", value)
+                check.require(
+                    value == step and is_int(value),
+                    f"{key}.{name}",
+                    f"the run's step {step}",
+                    value,
+                )
                 continue
             reference = value.get("__array__") if isinstance(value, dict) else None
             check.require(
-                isinstance(reference, str) and value.keys() == {"__array__"}
+                isinstance(reference, str)
+                and value.keys() == {"__array__"}
                 and reference not in arrays,
                 f"{key}.{name}",
                 "a reference to a tensor of optimizer.safetensors of its own",
