@@ -113,8 +113,11 @@ def parse_header(raw: bytes, data_size: int) -> Header:
     covered = 0
     for name, entry in sorted(header.items(), key=lambda item: (item[1].begin, item[1].end)):
         if entry.begin != covered:
-            problem = "overlaps another tensor" if entry.begin < covered else "leaves a gap"
-            raise SafetensorsError(f"tensor {name!r}: data_offsets {problem} (at byte {covered})")
+            problem = "overlap the tensor before" if entry.begin < covered else "leave a gap after"
+            raise SafetensorsError(
+                f"tensor {name!r}: data_offsets [{entry.begin}, {entry.end}] {problem} it (which "
+                f"ends at byte {covered})"
+            )
         covered = entry.end
     if covered != data_size:
         raise SafetensorsError(
