@@ -7,8 +7,9 @@ Layout of a run directory::
     tokenizer.json        the tokenizer's own versioned JSON
     model.safetensors     the model's state_dict() (tied weights under every name, like PyTorch)
     optimizer.safetensors the optimizer's arrays; its scalars live in trainer_state.json
-    trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, and the
-                          sha256 of the two .safetensors files it belongs with
+    trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, the
+                          sha256 of the two .safetensors files it belongs with and of the
+                          tokenizer, and how many metrics records it covers
     metrics.jsonl         one JSON object per logged step
     loss.png              train / validation curves
     *.safetensors.next    new weight files while a checkpoint is being committed (transient)
@@ -21,6 +22,9 @@ a crash or a full disk at any moment leaves one complete checkpoint, the new one
 one, and a resume continues from it. Only one process writes a run at a time: `create` and
 `resume` take an OS lock on the directory that dies with its holder, so a killed run never
 blocks the next one. A directory holding files tinytorch did not write is never modified.
+Everything read back is checked before it is used (the safetensors header before its data, see
+checkpoint_tensors; trainer_state.json key by key, see trainer_state_checks; metrics.jsonl line
+by line, see metrics_file), and damage is reported as `<file>: <key>: <what is wrong>`.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ of memory, which is what the peak checks would see.
 from __future__ import annotations
 
 import json
+import os
 import select
 import signal
 import struct
@@ -85,17 +86,24 @@ def test_a_huge_sparse_json_file_is_refused_without_reading_it(
 
 
 # ------------------------------------------------------------------- memory budget
+@pytest.fixture
+def on_a_16_gib_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(memory_budget, "memory_limit", lambda: 16 * GiB)
+
+
+@pytest.mark.usefixtures("on_a_16_gib_machine")
 def test_a_batch_that_cannot_fit_is_refused_before_anything_is_written(tmp_path: Path, cli) -> None:
     run = tmp_path / "run"
     result = cli("train", "--preset", "test", "--batch-size", str(10**9), "--out", str(run))
     result.assert_error(
         "--batch-size 1000000000, --max-seq-len 16, --embed-dim 32 and --num-layers 1: needs "
         "about 85.7 TiB of memory to train",
-        "more than this machine's",
+        "more than this machine's 16.0 GiB",
     )
     assert not run.exists()
 
 
+@pytest.mark.usefixtures("on_a_16_gib_machine")
 def test_a_resumed_run_whose_saved_sizes_cannot_fit_is_refused_naming_config_json(
     run_copy: Callable[[], Path], cli
 ) -> None:
@@ -107,6 +115,7 @@ def test_a_resumed_run_whose_saved_sizes_cannot_fit_is_refused_naming_config_jso
     assert peak[0] < 4 * MiB
 
 
+@pytest.mark.usefixtures("on_a_16_gib_machine")
 def test_a_sinusoidal_table_of_absurd_length_is_refused_before_it_is_built(
     run_copy: Callable[[], Path], cli
 ) -> None:
@@ -116,6 +125,12 @@ def test_a_sinusoidal_table_of_absurd_length_is_refused_before_it_is_built(
         result = cli("generate", str(run), "--prompt", "Once")
     result.assert_error(f"{run / rd.CONFIG_FILE}: model: needs about 4.7 TiB of memory to build")
     assert peak[0] < 4 * MiB
+
+
+def test_the_memory_limit_is_this_machines_physical_memory_or_less() -> None:
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit = memory_budget.memory_limit()
+    assert limit is not None and 0 < limit <= physical
 
 
 def test_the_training_estimate_is_close_to_the_measured_peak() -> None:
