@@ -15,9 +15,7 @@ import struct
 import subprocess
 import sys
 import time
-import tracemalloc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -35,18 +33,6 @@ MiB = 2**20
 GiB = 2**30
 
 
-@contextmanager
-def _peak_allocation() -> Iterator[list[int]]:
-    """Yields a list that holds, after the block, the peak bytes allocated inside it."""
-    result: list[int] = []
-    tracemalloc.start()
-    try:
-        yield result
-    finally:
-        result.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
-
-
 def _edit_config(run: Path, section: str, **values: object) -> None:
     config = json.loads((run / rd.CONFIG_FILE).read_text())
     config[section].update(values)
@@ -56,6 +42,7 @@ def _edit_config(run: Path, section: str, **values: object) -> None:
 # ------------------------------------------------------------------------- files
 def test_a_huge_sparse_weight_file_is_refused_from_its_header_alone(
     run_copy: Callable[[], Path],
+    peak_allocation,
 ) -> None:
     """A well-formed 4 GiB file whose one tensor is not the model's: only the header is read."""
     run = run_copy()
@@ -67,19 +54,22 @@ def test_a_huge_sparse_weight_file_is_refused_from_its_header_alone(
     path.write_bytes(struct.pack("<Q", len(header)) + header)
     with open(path, "r+b") as f:
         f.truncate(8 + len(header) + size)
-    with _peak_allocation() as peak, pytest.raises(CheckpointError, match="is missing"):
+    with peak_allocation() as peak, pytest.raises(CheckpointError, match="is missing"):
         rd.load_run(run)
     assert peak[0] < MiB
 
 
 @pytest.mark.parametrize("name", [rd.CONFIG_FILE, rd.TOKENIZER_FILE, rd.TRAINER_STATE_FILE])
 def test_a_huge_sparse_json_file_is_refused_without_reading_it(
-    run_copy: Callable[[], Path], cli, name: str
+    run_copy: Callable[[], Path],
+    cli,
+    name: str,
+    peak_allocation,
 ) -> None:
     run = run_copy()
     with open(run / name, "r+b") as f:
         f.truncate(2 * GiB)
-    with _peak_allocation() as peak:
+    with peak_allocation() as peak:
         result = cli("train", "--out", str(run), "--resume", "--steps", "6")
     result.assert_error(f"{run / name}: larger than the 67,108,864 bytes allowed")
     assert peak[0] < 4 * MiB
@@ -105,11 +95,13 @@ def test_a_batch_that_cannot_fit_is_refused_before_anything_is_written(tmp_path:
 
 @pytest.mark.usefixtures("on_a_16_gib_machine")
 def test_a_resumed_run_whose_saved_sizes_cannot_fit_is_refused_naming_config_json(
-    run_copy: Callable[[], Path], cli
+    run_copy: Callable[[], Path],
+    cli,
+    peak_allocation,
 ) -> None:
     run = run_copy()
     _edit_config(run, "train", batch_size=10**12)
-    with _peak_allocation() as peak:
+    with peak_allocation() as peak:
         result = cli("train", "--out", str(run), "--resume", "--steps", "6")
     result.assert_error(f"{run / rd.CONFIG_FILE}: model and train: needs about")
     assert peak[0] < 4 * MiB
@@ -117,11 +109,13 @@ def test_a_resumed_run_whose_saved_sizes_cannot_fit_is_refused_naming_config_jso
 
 @pytest.mark.usefixtures("on_a_16_gib_machine")
 def test_a_sinusoidal_table_of_absurd_length_is_refused_before_it_is_built(
-    run_copy: Callable[[], Path], cli
+    run_copy: Callable[[], Path],
+    cli,
+    peak_allocation,
 ) -> None:
     run = run_copy()
     _edit_config(run, "model", pos_encoding="sinusoidal", max_seq_len=10**10)
-    with _peak_allocation() as peak:
+    with peak_allocation() as peak:
         result = cli("generate", str(run), "--prompt", "Once")
     result.assert_error(f"{run / rd.CONFIG_FILE}: model: needs about 4.7 TiB of memory to build")
     assert peak[0] < 4 * MiB
@@ -133,13 +127,13 @@ def test_the_memory_limit_is_this_machines_physical_memory_or_less() -> None:
     assert limit is not None and 0 < limit <= physical
 
 
-def test_the_training_estimate_is_close_to_the_measured_peak() -> None:
+def test_the_training_estimate_is_close_to_the_measured_peak(peak_allocation) -> None:
     """The documented formula against tracemalloc over two AdamW steps of a small model."""
     model_config = GPTConfig(vocab_size=300, embed_dim=64, num_layers=2, num_heads=4,
                              max_seq_len=64)  # fmt: skip
     train_config = TrainConfig(batch_size=16, text="user text: no built-in corpus")
     ids = np.random.default_rng(0).integers(0, 300, (16, 64))
-    with _peak_allocation() as peak:
+    with peak_allocation() as peak:
         model = GPT(model_config)
         optimizer = AdamW(model.parameters(), lr=1e-3)
         for _ in range(2):

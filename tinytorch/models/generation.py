@@ -75,29 +75,14 @@ def _check_arguments(
             )
 
 
-def generate(
-    model: Any,
-    prompt_ids: Any,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    seed: int | None = None,
-    eos_id: int | None = None,
-    sliding_window: bool = False,
-) -> np.ndarray:
+def generate(model: Any, prompt_ids: Any, max_new_tokens: int, **options: Any) -> np.ndarray:
     """Extend `prompt_ids` ((T,) or (B, T)) by up to `max_new_tokens` tokens; returns int64 ids.
 
-    `model` is a GPT (anything with `config`, `max_seq_len`, `new_kv_caches`,
-    `next_token_logits`, `train`/`eval`). Runs in eval mode without a graph, restoring the
-    model's mode afterwards. `seed` gives sampling its own generator (reproducible, leaves the
-    global one untouched); otherwise `tinytorch.core.random.default_generator()` is used.
-    With `eos_id`, a row that produced it is padded with eos_id, and generation stops once every
-    row has. Positions from a table (learned/sinusoidal) cannot exceed `max_seq_len`: longer
-    requests raise unless `sliding_window=True`, which keeps the last `max_seq_len` tokens as
-    context (recomputed without the cache once the window slides). rope/alibi have no limit.
+    `options` are `stream`'s (temperature, top_k, seed, eos_id, sliding_window); this is
+    `stream` with its steps joined to the prompt.
     """
     prompt = _as_prompt(prompt_ids)
-    steps = stream(model, prompt, max_new_tokens, temperature, top_k, seed, eos_id, sliding_window)
+    steps = stream(model, prompt, max_new_tokens, **options)
     rows = prompt[None] if prompt.ndim == 1 else prompt
     ids = np.concatenate([rows, *(t[:, None] for t in steps)], axis=1)
     return ids[0] if prompt.ndim == 1 else ids
@@ -113,9 +98,19 @@ def stream(
     eos_id: int | None = None,
     sliding_window: bool = False,
 ) -> Iterator[np.ndarray]:
-    """`generate`, one step at a time: yields each step's new token of every row (int64, shape
-    (B,)) as soon as it is sampled, so a caller can show text as it comes. The arguments are
-    checked at the call, before the first token is asked for."""
+    """Generation one step at a time: yields each step's new token of every row (int64, shape
+    (B,)) as soon as it is sampled, so a caller can show text as it comes (`generate` joins
+    them). The arguments are checked at the call, before the first token is asked for.
+
+    `model` is a GPT (anything with `config`, `max_seq_len`, `new_kv_caches`,
+    `next_token_logits`, `train`/`eval`). Runs in eval mode without a graph, restoring the
+    model's mode afterwards. `seed` gives sampling its own generator (reproducible, leaves the
+    global one untouched); otherwise `tinytorch.core.random.default_generator()` is used.
+    With `eos_id`, a row that produced it is padded with eos_id, and generation stops once every
+    row has. Positions from a table (learned/sinusoidal) cannot exceed `max_seq_len`: longer
+    requests raise unless `sliding_window=True`, which keeps the last `max_seq_len` tokens as
+    context (recomputed without the cache once the window slides). rope/alibi have no limit.
+    """
     vocab_size = model.config.vocab_size
     prompt = _as_prompt(prompt_ids)
     _check_arguments(max_new_tokens, temperature, top_k, eos_id, vocab_size)
