@@ -130,7 +130,8 @@ def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
 # ------------------------------------------------------------------------------ round trips
 def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
     saved = _trainer(run_dir, _make_model(), steps=2)
-    saved.loss_sum, saved.loss_count, saved.best_val_loss = 2.5, 1, 1.25
+    saved.loss_sum, saved.loss_count = 2.5, 1
+    saved.best_val_loss, saved.last_val_loss, saved.last_val_bits = 1.25, 1.5, 2.0
     expected = saved.optimizer.state_dict()
     _commit(saved)
 
