@@ -195,6 +195,8 @@ class RunDirectory:
         )
 
     def _holds_a_run(self) -> bool:
+        if not os.path.isfile(self.file(CONFIG_FILE)):
+            return False
         try:
             data = read_json(self.file(CONFIG_FILE), limit=JSON_LIMIT)
         except (OSError, ValueError):
@@ -427,12 +429,12 @@ class RunDirectory:
     # ------------------------------------------------------------------------ reading
     def _read_json(self, name: str, what: str) -> Any:
         path = self.file(name)
+        if os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO would block
+            raise CheckpointError(f"{path}: not a regular file ({what})")
         try:
             return read_json(path, limit=JSON_LIMIT)
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing ({what})") from None
-        except IsADirectoryError:
-            raise CheckpointError(f"{path}: is a directory, not a file ({what})") from None
         except ValueError as e:
             raise CheckpointError(str(e)) from None
 

@@ -16,6 +16,7 @@ what it does not expect to be refused.
 from __future__ import annotations
 
 import json
+import os
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -190,3 +191,16 @@ def test_every_damaged_key_is_refused_in_one_line_naming_the_file(
         assert _contents(run) == intact, damage.what  # nothing else was touched
     resumed = cli(*RESUME, str(run))
     assert resumed.code == 0, resumed.err
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("name", list(DAMAGE))
+def test_a_fifo_in_place_of_a_file_is_refused_without_hanging(
+    run_copy: Callable[[], Path], cli, name: str
+) -> None:
+    """Opening a FIFO that no process writes blocks forever: it must never be opened."""
+    run = run_copy()
+    (run / name).unlink()
+    os.mkfifo(run / name)
+    result = cli(*RESUME, str(run))
+    result.assert_error(str(run / name))
