@@ -69,10 +69,10 @@ class GetItem(Function):
         return out
 
 
-def _plain_index(index: Any) -> Any:
+def plain_index(index: Any) -> Any:
     """Tensors inside an index become their arrays; lists become arrays (advanced indexing)."""
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        return tuple(plain_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
@@ -81,7 +81,7 @@ def _plain_index(index: Any) -> Any:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    return GetItem.apply(x, index=_plain_index(index))
+    return GetItem.apply(x, index=plain_index(index))
 
 
 def _promoted(tensors: Sequence[Any], op: str) -> list[Tensor]:
