@@ -45,7 +45,7 @@ def transpose(x: Tensor, axes: tuple[int, ...] | None = None) -> Tensor:
     return Transpose.apply(x, axes=axes)
 
 
-def _is_basic_index(index: Any) -> bool:
+def is_basic_index(index: Any) -> bool:
     """Basic indexing (ints, slices, None, Ellipsis) selects each element at most once."""
     items = index if isinstance(index, tuple) else (index,)
     return all(
@@ -62,7 +62,7 @@ class GetItem(Function):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         out = np.zeros(self.shape, dtype=self.dtype)
-        if _is_basic_index(self.index):
+        if is_basic_index(self.index):
             out[self.index] = grad
         else:
             np.add.at(out, self.index, grad)  # repeated indices must accumulate
