@@ -25,6 +25,7 @@ from benchmarks import (
     bench_generation,
     bench_gpt_step,
     bench_memory,
+    bench_torch_style,
 )
 from benchmarks.environment import describe, format_description, set_threads
 
@@ -55,6 +56,12 @@ CASES: dict[str, tuple[Callable[[int, int, int], list[dict]], int, int, float | 
         lambda reps, warmup, _: bench_gpt_step.run(bench_gpt_step.BIG, reps, warmup),
         5,
         2,
+        1.25,
+    ),
+    "torch-style": (
+        lambda reps, warmup, _: bench_torch_style.run(bench_gpt_step.SMALL, reps, warmup),
+        40,
+        5,
         1.25,
     ),
     "generation": (lambda reps, warmup, _: bench_generation.run(reps, warmup), 3, 1, None),

@@ -4,7 +4,7 @@ Written the way course notebooks write it: the whole text as one long tensor, ra
 with `torch.randint` and `torch.stack`, a small attention model with a `tril` mask buffer and
 `masked_fill`, an `estimate_loss` under `@torch.no_grad()` that fills a `torch.zeros` tensor by
 item assignment, and a loop of `zero_grad(set_to_none=True)`, `backward`, `step`. The tests run
-it on PyTorch and on tinytorch (see torch_style_gpt.py for how).
+it on PyTorch and on tinytorch (see conftest.py for how).
 """
 
 import torch

@@ -1,5 +1,5 @@
-"""torch_style_gpt.py, unchanged, on PyTorch and on tinytorch: same losses, gradients, steps and
-tokens from the same state_dict."""
+"""benchmarks/torch_style_gpt.py, unchanged, on PyTorch and on tinytorch: same losses, gradients,
+steps and tokens from the same state_dict."""
 
 from __future__ import annotations
 

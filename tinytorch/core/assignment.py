@@ -60,7 +60,7 @@ def check_inplace(x: Tensor) -> None:
     if x.requires_grad and x.is_leaf and is_grad_enabled():
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation "
-            "(change weights under `with no_grad():`, as nn.init does, or write into a clone())"
+            "(change weights inside no_grad(), as nn.init does, or write into a clone())"
         )
 
 

@@ -274,7 +274,10 @@ def _check_implementation_choices(**choices: Any) -> None:
         if value is not None and not isinstance(value, bool):
             raise TypeError(f"{name} must be a bool or None, got {value!r}")
     if choices.get("differentiable"):
-        raise ValueError("differentiable=True is not supported: optimizer steps are not recorded")
+        raise ValueError(
+            "differentiable=True is not supported (allowed: False): tinytorch does not record "
+            "optimizer steps in the graph"
+        )
 
 
 def _gradient_rows(grad: Any) -> tuple[np.ndarray | None, np.ndarray]:
@@ -369,12 +372,12 @@ class Adam(Optimizer):
     """Adam (Kingma & Ba) with PyTorch's formula: bias-corrected moments, `eps` added after
     dividing `sqrt(v)` by `sqrt(1 - beta2^t)`, weight decay added to the gradient (L2), optional
     AMSGrad. Row-sparse gradients: lazy moments, see the module docstring. `foreach`, `fused`,
-    `capturable` are accepted for PyTorch code and change nothing (one implementation here)."""
+    `capturable` are accepted for PyTorch code and change nothing (one implementation here);
+    `decoupled_weight_decay=True` is AdamW's rule, as in PyTorch."""
 
     _STATE_COUNTS = ("step",)
     _STATE_ARRAYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _REQUIRED_STATE = ("step", "exp_avg", "exp_avg_sq")
-    _decoupled_weight_decay = False
 
     def __init__(
         self,
@@ -386,6 +389,7 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
         foreach: bool | None = None,
         capturable: bool = False,
         differentiable: bool = False,
@@ -394,6 +398,7 @@ class Adam(Optimizer):
         _check_implementation_choices(
             foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
         )
+        self._decoupled_weight_decay = bool(decoupled_weight_decay)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -464,5 +469,6 @@ class AdamW(Adam):
     before the Adam step instead of adding `weight_decay * p` to the gradient; PyTorch's default
     weight_decay for AdamW is 1e-2 (Adam's is 0). Everything else is Adam's."""
 
-    _decoupled_weight_decay = True
-    __init__ = functools.partialmethod(Adam.__init__, weight_decay=1e-2)
+    __init__ = functools.partialmethod(
+        Adam.__init__, weight_decay=1e-2, decoupled_weight_decay=True
+    )

@@ -215,7 +215,7 @@ def cross_entropy(
     """
     _no_legacy_reduction(size_average, reduce)
     if weight is not None:
-        raise ValueError("cross_entropy: per-class weight= is not supported by tinytorch")
+        raise ValueError("cross_entropy: per-class weight= is not supported (allowed: None)")
     logits = _tensor(input)
     if logits.ndim > 2:
         target_shape = np.shape(target.data if isinstance(target, Tensor) else target)

@@ -94,8 +94,13 @@ def _probabilities(input: Any) -> np.ndarray:
             f"{weights.shape}"
         )
     rows = weights.reshape(-1, weights.shape[-1]).astype(np.float64)
-    if not (np.isfinite(rows).all() and (rows >= 0).all()):
-        raise ValueError("multinomial probabilities must be finite and non-negative")
+    bad = ~(np.isfinite(weights) & (weights >= 0))
+    if bad.any():
+        position = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise ValueError(
+            f"multinomial probabilities must be finite and non-negative, got {weights[position]!s} "
+            f"at position {position}"
+        )
     if not (rows.sum(axis=1) > 0).all():
         raise ValueError("multinomial probabilities must have a positive sum in every row")
     return rows

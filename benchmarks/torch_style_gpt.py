@@ -1,12 +1,13 @@
 """A small GPT written in plain PyTorch, as reference implementations and lectures write one.
 
-Nothing here knows about tinytorch: the tests load this file twice, once as it is (PyTorch) and
-once with `torch` resolved to tinytorch (`tinytorch.torch_api.as_torch.import_as_torch`), and
-compare the two. It uses the PyTorch idioms such code relies on: a ModuleDict of embeddings and
-blocks, `apply` with `nn.init`, a scaled init found by parameter name, weight tying by
-assignment, `size()`, `view`/`transpose`/`contiguous`, fused attention, cross-entropy over
-flattened logits with an ignored index, parameter groups by `dim()`, an AdamW that may be asked
-for `fused`, and sampling with `topk`, item assignment, `multinomial` and `cat`.
+Nothing here knows about tinytorch: tests/torch_compat and benchmarks/bench_torch_style.py load
+this file twice, once as it is (PyTorch) and once with `torch` resolved to tinytorch
+(`tinytorch.torch_api.as_torch.import_as_torch`), and compare the two. It uses the PyTorch idioms
+such code relies on: a ModuleDict of embeddings and blocks, `apply` with `nn.init`, a scaled init
+found by parameter name, weight tying by assignment, `size()`, `view`/`transpose`/`contiguous`,
+fused attention, cross-entropy over flattened logits with an ignored index, parameter groups by
+`dim()`, an AdamW that may be asked for `fused`, and sampling with `topk`, item assignment,
+`multinomial` and `cat`.
 """
 
 import inspect
