@@ -30,7 +30,7 @@ from tinytorch.core.losses import cross_entropy as _cross_entropy
 from tinytorch.core.losses import mse_loss as _mse_loss
 from tinytorch.core.padding import pad
 from tinytorch.core.tensor import Tensor
-from tinytorch.text.lookup import embedding as _embedding
+from tinytorch.text.lookup import embedding  # PyTorch's signature already
 
 __all__ = [
     "cross_entropy",
@@ -73,19 +73,6 @@ def _no_legacy_reduction(size_average: Any, reduce: Any) -> None:
 def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, weight of shape (out_features, in_features)."""
     return _linear(_tensor(input), weight, bias)
-
-
-def embedding(
-    input: Any,
-    weight: Tensor,
-    padding_idx: int | None = None,
-    max_norm: float | None = None,
-    norm_type: float = 2.0,
-    scale_grad_by_freq: bool = False,
-    sparse: bool = False,
-) -> Tensor:
-    """Rows of `weight` for the integer ids in `input` (see `tinytorch.text.lookup.embedding`)."""
-    return _embedding(input, weight, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse)
 
 
 def layer_norm(

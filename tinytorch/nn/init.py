@@ -64,10 +64,11 @@ def _calculate_fan_in_and_fan_out(tensor: Tensor) -> tuple[int, int]:
     return tensor.shape[1] * receptive_field, tensor.shape[0] * receptive_field
 
 
-def _fan(tensor: Tensor, mode: str) -> int:
+def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str) -> float:
+    """gain / sqrt(fan), the standard deviation both Kaiming inits aim for."""
     check_choice("mode", mode, ("fan_in", "fan_out"))
     fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return fan_in if mode == "fan_in" else fan_out
+    return calculate_gain(nonlinearity, a) / math.sqrt(fan_in if mode == "fan_in" else fan_out)
 
 
 def uniform_(
@@ -141,8 +142,8 @@ def kaiming_uniform_(
     generator: Generator | None = None,
 ) -> Tensor:
     """U[-bound, bound] with bound = gain * sqrt(3 / fan) (He et al.); `a` is the leaky slope."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    return uniform_(tensor, -math.sqrt(3.0) * std, math.sqrt(3.0) * std, generator)
+    bound = math.sqrt(3.0) * _kaiming_std(tensor, a, mode, nonlinearity)
+    return uniform_(tensor, -bound, bound, generator)
 
 
 def kaiming_normal_(
@@ -153,5 +154,4 @@ def kaiming_normal_(
     generator: Generator | None = None,
 ) -> Tensor:
     """N(0, std^2) with std = gain / sqrt(fan)."""
-    std = calculate_gain(nonlinearity, a) / math.sqrt(_fan(tensor, mode))
-    return normal_(tensor, 0.0, std, generator)
+    return normal_(tensor, 0.0, _kaiming_std(tensor, a, mode, nonlinearity), generator)
