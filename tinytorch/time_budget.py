@@ -21,8 +21,6 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from tinytorch.core.checks import is_number
-from tinytorch.run_directory import CheckpointError
 from tinytorch.train_config import TrainConfig
 
 # Before an evaluation has been timed, scoring one target is taken to cost this fraction of
@@ -83,15 +81,6 @@ class TimeBudget:
         if per_token is None:
             per_token = EVAL_COST_PER_TRAIN_TOKEN * seconds_per_step / self.tokens_per_step
         return per_token * self.final_eval_tokens
-
-
-def seconds_used_before(trainer_state: Mapping[str, Any], path: str) -> float:
-    """The seconds a run has used so far, from its trainer state at `path` (0 for a run saved
-    before they were kept)."""
-    seconds = trainer_state.get("seconds", 0.0)
-    if not is_number(seconds) or not math.isfinite(seconds) or seconds < 0:
-        raise CheckpointError(f"{path}: 'seconds' must be a number >= 0, got {seconds!r}")
-    return float(seconds)
 
 
 def budget_raised(saved: TrainConfig, train_flags: Mapping[str, Any]) -> bool:

@@ -134,8 +134,10 @@ def test_second_ctrl_c_stops_at_once_and_keeps_last_checkpoint(
         "tinytorch: interrupted; the last saved checkpoint is intact"
     ]
     assert _saved_step(tmp_path) == 3  # the evaluation checkpoint before the interrupt
-    state = rd.RunDirectory(tmp_path).read_training_state(rd.load_run(tmp_path)[0])
-    assert state[1]["step"] == 3
+    model, _, config = rd.load_run(tmp_path)
+    trainer = train.Trainer(config.train, rd.RunDirectory(tmp_path), None, model, print)  # type: ignore[arg-type]
+    trainer.restore()  # the checkpoint is complete
+    assert trainer.step == 3
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
@@ -235,7 +237,7 @@ def test_bpe_tokenizer_run_trains_and_generates(tmp_path: Path, cli, train_test_
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
-        ((), ("required", "{train,generate}")),
+        ((), ("required", "{train,generate,inspect}")),
         (("train", "--steps", "-5"), ("--steps must be an integer >= 1", "-5")),
         (("train", "--steps", "many"), ("--steps", "invalid int value", "many")),
         (("train", "--batch-size", "0"), ("--batch-size must be an integer >= 1",)),

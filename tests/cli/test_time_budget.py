@@ -15,8 +15,7 @@ import pytest
 
 from tinytorch.core.optimizers import SGD, WarmupCosineSchedule
 from tinytorch.core.tensor import Tensor
-from tinytorch.run_directory import CheckpointError
-from tinytorch.time_budget import EVAL_COST_PER_TRAIN_TOKEN, TimeBudget, seconds_used_before
+from tinytorch.time_budget import EVAL_COST_PER_TRAIN_TOKEN, TimeBudget
 
 
 def _budget(**changes: float) -> TimeBudget:
@@ -49,14 +48,6 @@ def test_a_resumed_budget_plans_the_rest_from_the_earlier_speed_until_it_measure
     assert budget.seconds_used(101.0) == 31.0
     assert budget.planned_steps(20, 101.0) == 20 + int((60 - 31 - final_eval) / 1.5)
     assert budget.planned_steps(30, 106.0) == 30 + int((60 - 36 - final_eval / 3) / 0.5)
-
-
-def test_seconds_used_are_read_from_the_trainer_state() -> None:
-    assert seconds_used_before({"seconds": 12.5}, "state.json") == 12.5
-    assert seconds_used_before({}, "state.json") == 0.0  # a run saved before they were kept
-    for bad in (-1.0, float("nan"), "12", None):
-        with pytest.raises(CheckpointError, match="state.json: 'seconds' must be a number >= 0"):
-            seconds_used_before({"seconds": bad}, "state.json")
 
 
 def test_a_re_planned_schedule_gives_the_lrs_of_one_planned_that_way_from_the_start() -> None:
