@@ -4,7 +4,7 @@ import re
 import pytest
 
 from tinytorch.data import Corpus, generate_corpus, log2_prob_of
-from tinytorch.data.corpus import Choice
+from tinytorch.data.choice import Choice
 
 # A story from the grammar with every choice made by hand (no middle events, friendly reply).
 STORY = (
