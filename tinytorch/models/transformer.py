@@ -122,6 +122,15 @@ class GPT(Module):
         if config.tie_weights:
             self.lm_head.weight = self.embedding.token_embedding.weight
 
+    @classmethod
+    def from_pretrained(cls, path: Any, dropout: float | None = None) -> GPT:
+        """The GPT of a Hugging Face GPT-2 directory (config.json + model.safetensors, or its
+        shards); see `tinytorch.models.hf_gpt2.load_gpt2`. Nothing is downloaded: `path` is a
+        local directory. `dropout` overrides config.json's dropout probabilities."""
+        from tinytorch.models.hf_gpt2 import load_gpt2  # it imports this module
+
+        return load_gpt2(path, dropout)
+
     def _init_weights(self) -> None:
         """GPT-2: N(0, 0.02) weights, zero biases; residual projections N(0, 0.02/sqrt(2L)).
 
