@@ -105,7 +105,7 @@ def test_truncated_file_raises_value_error_naming_path(bpe_tok, tmp_path):
         ("", "corrupt or truncated JSON"),
         ('{"model": "gpt"}', "not a tinytorch tokenizer file"),
         ("[1, 2, 3]", "not a tinytorch tokenizer file"),
-        ('{"format": "tinytorch.tokenizer", "version": 2, "type": "char"}', "version 2"),
+        ('{"format": "tinytorch.tokenizer", "version": 3, "type": "char"}', "version 3"),
         ('{"format": "tinytorch.tokenizer", "version": 1, "type": "wordpiece"}', "unknown"),
     ],
 )

@@ -8,6 +8,7 @@ every row must have a case and every case a row.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Callable
@@ -191,6 +192,35 @@ def _set_in(section: str, key: str, value: Any) -> Callable[[Path], None]:
     return lambda path: _edit_json(path, lambda d: d[section].__setitem__(key, value))
 
 
+def _load_edited_hf_tokenizer(*keys_then_value: Any) -> Callable[[Scratch], Any]:
+    """A trigger: write a small tokenizer.json to <dir>/hf, set data[k1][k2]... to the value,
+    and load it."""
+    *keys, last, value = keys_then_value
+
+    def trigger(s: Scratch) -> Any:
+        BPETokenizer([(97, 98)], ["<pad>"]).save_pretrained(s.dir / "hf")
+
+        def edit(data: Any) -> None:
+            for key in keys:
+                data = data[key]
+            data[last] = value
+
+        _edit_json(s.dir / "hf" / "tokenizer.json", edit)
+        return BPETokenizer.from_pretrained(s.dir / "hf")
+
+    return trigger
+
+
+def _rank_file(s: Scratch, *lines: str) -> Path:
+    byte_lines = [f"{base64.b64encode(bytes([b])).decode()} {b}" for b in range(256)]
+    return s.file("r.tiktoken", "\n".join([*byte_lines, *lines]) + "\n")
+
+
+def _save_pretrained_over_a_run(s: Scratch) -> Any:
+    run = s.run_copy()
+    Tokenizer.load(run / "tokenizer.json").save_pretrained(run)
+
+
 Q = np.zeros((1, 2, 3, 4), np.float32)  # (batch, heads, length, head_dim) for SDPA cases
 X = np.zeros((1, 3, 8), np.float32)  # (batch, length, embed_dim) for MultiHeadAttention
 LOGITS = np.zeros((2, 5), np.float32)
@@ -343,7 +373,7 @@ CASES = [
     Case("tokenizer-file-not-utf8", lambda s: Tokenizer.load(s.file("t.json", b"\xff\xfe{"))),
     Case(
         "tokenizer-file-other-version",
-        lambda s: Tokenizer.load(_tokenizer_file(s, lambda d: d.__setitem__("version", 2))),
+        lambda s: Tokenizer.load(_tokenizer_file(s, lambda d: d.__setitem__("version", 3))),
     ),
     Case(
         "tokenizer-file-other-kind",
@@ -489,6 +519,43 @@ CASES = [
         lambda s: _cli("generate", str(s.run_copy()), "--prompt", "a", "--top-k", "1000"),
     ),
     Case("option-empty-prompt", lambda s: _cli("generate", str(s.run_copy()), "--prompt", "")),
+    # ----------------------------------------------------- foreign tokenizer files
+    Case("hf-tokenizer-missing", lambda s: BPETokenizer.from_pretrained(s.dir)),
+    Case("hf-tokenizer-other-model", _load_edited_hf_tokenizer("model", "type", "WordPiece")),
+    Case("hf-tokenizer-normalizer", _load_edited_hf_tokenizer("normalizer", {"type": "NFC"})),
+    Case(
+        "hf-tokenizer-add-prefix-space",
+        _load_edited_hf_tokenizer("pre_tokenizer", {"type": "ByteLevel", "add_prefix_space": True}),
+    ),
+    Case(
+        "hf-tokenizer-unknown-regex",
+        _load_edited_hf_tokenizer(
+            "pre_tokenizer", "pretokenizers", 0, "pattern", {"Regex": "[a-z]+"}
+        ),
+    ),
+    Case("hf-tokenizer-corrupt-key", _load_edited_hf_tokenizer("model", "vocab", "a", "x")),
+    Case("hf-tokenizer-huge-id", _load_edited_hf_tokenizer("added_tokens", 0, "id", 2**40)),
+    Case(
+        "hf-merges-bad-line",
+        lambda s: BPETokenizer.from_pretrained(
+            s.file("vocab.json", "{}") and s.file("merges.txt", "#version: 0.2\na\n")
+        ),
+    ),
+    Case(
+        "tiktoken-bad-line", lambda s: BPETokenizer.from_tiktoken(s.file("r.tiktoken", "YWI= x\n"))
+    ),
+    Case(
+        "tiktoken-not-a-merge",
+        lambda s: BPETokenizer.from_tiktoken(
+            _rank_file(s, f"{base64.b64encode(b'abc').decode()} 256")
+        ),
+    ),
+    Case(
+        "tokenizer-file-too-large",
+        lambda s: Tokenizer.load(s.file("big.json", b" " * (32 * 2**20 + 1))),
+    ),
+    Case("decode-id-gap", lambda s: BPETokenizer([], {"<pad>": 300}).decode([97, 299])),
+    Case("save-pretrained-over-a-run", _save_pretrained_over_a_run),
 ]
 
 

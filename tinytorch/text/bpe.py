@@ -1,46 +1,58 @@
 """Byte-level byte-pair encoding (GPT-2 style): training with incremental pair counts, encoding
-with a per-chunk cache."""
+with a per-chunk cache, and loading and writing the files of Hugging Face and tiktoken.
+
+Ids versus bytes: a token *is* a byte string, and its id is only a number naming it. A tokenizer
+trained here numbers its tokens the simple way: ids 0..255 are the raw bytes, merge i creates id
+256 + i, and the special tokens follow. Files from elsewhere number them their own way: GPT-2
+permutes the 256 byte tokens and puts `<|endoftext|>` at 50256, tiktoken's id of a token is its
+rank, a Hugging Face-trained BPE puts its special tokens first. So a tokenizer holds three
+tables, the id of each byte (`byte_ids`), of the token each merge creates (`merge_ids`) and of
+each special token, and encodes the same way whatever the numbering: text -> UTF-8 bytes ->
+their ids, then the adjacent pair whose merge ranks lowest is merged, until none is left. An id
+no token has (a gap, as tiktoken vocabularies have) counts in `vocab_size` (the largest id + 1)
+but cannot be decoded.
+"""
 
 from __future__ import annotations
 
 import heapq
-import numbers
+import os
 import re
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from itertools import pairwise
 from typing import Any, Literal
 
 import numpy as np
 import regex
 
+# MAX_MERGED_BYTES is re-exported: users and docs know it as bpe.MAX_MERGED_BYTES.
+from tinytorch.text.bpe_ids import MAX_MERGED_BYTES as MAX_MERGED_BYTES
+from tinytorch.text.bpe_ids import (
+    ROLES,
+    check_byte_ids,
+    check_roles,
+    check_special_ids,
+    spell_merges,
+)
+from tinytorch.text.hf_tokenizer_files import read_pretrained_bpe, write_byte_level_bpe
+from tinytorch.text.split_patterns import PATTERNS
+from tinytorch.text.tiktoken_files import read_tiktoken_bpe
 from tinytorch.text.tokenizer_base import Tokenizer, check_text
 
-# Pre-split patterns: BPE never merges across chunk boundaries, so words, numbers and
-# punctuation stay separate tokens. Both patterns match every character of any text.
-PATTERNS = {
-    "gpt2": r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+""",
-    "gpt4": (  # cl100k_base
-        r"""'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]++[\r\n]*"""
-        r"""|\s*[\r\n]|\s+(?!\S)|\s+"""
-    ),
-}
+PatternName = Literal["gpt4", "gpt2", "o200k"]
 DEFAULT_SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
 _CACHED_CHUNK_CHARS = 256  # longer chunks (rare, or pattern=None) are not worth caching
 _CACHE_ENTRIES = 100_000
-# Bound on the summed length of all merged tokens. Each merge joins two earlier tokens, so a
-# merge list (e.g. from a crafted file) that keeps joining a token with itself doubles its length
-# every time: 40 merges would spell a terabyte. Trained tokens are pieces of the training text,
-# typically a few bytes each (a 50,000-merge vocabulary holds well under 1 MiB).
-MAX_MERGED_BYTES = 64 * 2**20
 
 
 class BPETokenizer(Tokenizer, type_name="bpe"):
     """Byte-level BPE: every string is encodable, and `decode(encode(s)) == s` for all of them.
 
-    Ids 0..255 are raw bytes, merge i creates id 256 + i, and the special tokens come after the
-    merges. `<pad>` is always registered (batch padding needs it); `<unk>` may be registered but
-    is never produced, since every byte has an id.
+    Trained here, ids 0..255 are raw bytes, merge i creates id 256 + i, and the special tokens
+    come after the merges; loaded from a file, ids are whatever the file says (module
+    docstring). `<pad>` is registered in every tokenizer trained here (batch padding needs it);
+    `<unk>` may be registered but is never produced, since every byte has an id.
 
     Special-token policy: by default `encode` treats special-token strings in the text as
     ordinary characters, so user text can never inject control tokens. Pass
@@ -49,57 +61,64 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
     them (and renders `<unk>` as U+FFFD, as CharTokenizer does). Ids that form invalid UTF-8
     decode with U+FFFD replacements rather than raising.
 
+    The same vocabulary gives the same ids as the other libraries, as follows:
+
+    - `encode(text)` == tiktoken's `encode_ordinary(text)` (tiktoken's `encode(text)` instead
+      raises if the text contains a special token's string);
+    - `encode(text, allowed_special="all")` == tiktoken's `encode(text, allowed_special="all")`
+      == Hugging Face tokenizers' `encode(text).ids` and transformers' `tokenizer(text)`, which
+      always match added tokens in the text (longest match first, as here);
+    - `decode(ids)` == their `decode(ids)`; with `skip_special_tokens=True`, Hugging Face's.
+
     Texts containing lone surrogates are not UTF-8 and raise ValueError.
     """
 
     def __init__(
         self,
         merges: Sequence[tuple[int, int]],
-        special_tokens: Sequence[str] = DEFAULT_SPECIAL_TOKENS,
-        pattern: Literal["gpt4", "gpt2"] | None = "gpt4",
+        special_tokens: Sequence[str] | Mapping[str, int] = DEFAULT_SPECIAL_TOKENS,
+        pattern: PatternName | None = "gpt4",
+        *,
+        byte_ids: Sequence[int] | None = None,
+        merge_ids: Sequence[int] | None = None,
+        roles: Mapping[str, str] | None = None,
     ) -> None:
-        """Build from merges in rank order (as produced by `train`)."""
+        """Build from merges (pairs of token ids) in rank order, as produced by `train`.
+
+        By default byte b has id b, merge i creates id 256 + i, and `special_tokens`, a sequence
+        of names that must include `<pad>`, get the ids after the merges'. For a vocabulary
+        numbered otherwise pass `byte_ids` (the id of each byte 0..255), `merge_ids` (the id of
+        the token each merge creates; two merges may create the same token, as Hugging Face's
+        trainer sometimes makes them) and `special_tokens` as a name -> id mapping. `roles`
+        names the special tokens that pad, begin and end a sequence (`pad_id`, `bos_id`,
+        `eos_id`), e.g. {"bos": "<|endoftext|>", "eos": "<|endoftext|>"}; a role not given is
+        taken by `<pad>`, `<bos>` or `<eos>` if present.
+        """
         self._split = _compile_pattern(pattern)
         self.pattern = pattern
-        self._ranks: dict[tuple[int, int], int] = {}
-        self._bytes = [bytes([b]) for b in range(256)]
-        merged_bytes = 0
-        for i, pair in enumerate(merges):
-            new_id = 256 + i
-            try:
-                a, b = pair
-            except (TypeError, ValueError):
-                a = b = None
-            if any(isinstance(x, bool) or not isinstance(x, numbers.Integral) for x in (a, b)):
-                raise ValueError(f"merge {i} must be a pair of integer ids, got {pair!r}")
-            a, b = int(a), int(b)
-            if not (0 <= a < new_id and 0 <= b < new_id):
-                raise ValueError(f"merge {i} {[a, b]} references an id outside [0, {new_id})")
-            if (a, b) in self._ranks:
-                raise ValueError(f"merge {i} {[a, b]} repeats merge {self._ranks[a, b] - 256}")
-            merged_bytes += len(self._bytes[a]) + len(self._bytes[b])  # checked before joining
-            if merged_bytes > MAX_MERGED_BYTES:
-                raise ValueError(
-                    f"merges 0..{i} spell {merged_bytes} bytes of tokens, more than the "
-                    f"{MAX_MERGED_BYTES} allowed (merges that keep joining a token with itself "
-                    "double its length each time)"
-                )
-            self._ranks[a, b] = new_id
-            self._bytes.append(self._bytes[a] + self._bytes[b])
-
-        specials = _check_special_tokens(special_tokens)
-        if "<pad>" not in specials:
-            raise ValueError("special_tokens must include '<pad>' (encode_batch pads with it)")
-        first = 256 + len(self._ranks)
-        self._special_ids = {name: first + j for j, name in enumerate(specials)}
-        self.pad_id = self._special_ids["<pad>"]
+        self._byte_ids = check_byte_ids(byte_ids)
+        tokens, self._ranks, self._merge_ids = spell_merges(self._byte_ids, merges, merge_ids)
+        if isinstance(special_tokens, Mapping):
+            self._special_ids = check_special_ids(special_tokens, tokens)
+        else:
+            specials = _check_special_tokens(special_tokens)
+            if "<pad>" not in specials:
+                raise ValueError("special_tokens must include '<pad>' (encode_batch pads with it)")
+            first = max(tokens) + 1
+            self._special_ids = {name: first + j for j, name in enumerate(specials)}
+        self._roles = check_roles(roles, self._special_ids)
+        self.pad_id, self.bos_id, self.eos_id = (
+            self._special_ids[self._roles[role]] if role in self._roles else None for role in ROLES
+        )
         self.unk_id = self._special_ids.get("<unk>")
-        self.bos_id = self._special_ids.get("<bos>")
-        self.eos_id = self._special_ids.get("<eos>")
-        self._render = self._bytes + [name.encode("utf-8") for name in specials]
-        self._render_skip = self._bytes + [
-            "\ufffd".encode() if name == "<unk>" else b"" for name in specials
-        ]
+        size = 1 + max([*tokens, *self._special_ids.values()])
+        self._render: list[bytes | None] = [None] * size
+        for token_id, token in tokens.items():
+            self._render[token_id] = token
+        self._render_skip = list(self._render)
+        for name, token_id in self._special_ids.items():
+            self._render[token_id] = name.encode("utf-8")
+            self._render_skip[token_id] = "\ufffd".encode() if name == "<unk>" else b""
         self._cache: dict[str, list[int]] = {}
 
     @classmethod
@@ -107,16 +126,16 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         cls,
         text: str,
         vocab_size: int,
-        pattern: Literal["gpt4", "gpt2"] | None = "gpt4",
+        pattern: PatternName | None = "gpt4",
         special_tokens: Sequence[str] = DEFAULT_SPECIAL_TOKENS,
     ) -> BPETokenizer:
         """Learn merges from `text` until `vocab_size` = 256 bytes + merges + special tokens.
 
-        `pattern` pre-splits the text with the GPT-2 or GPT-4 (cl100k) regex; None treats the text
-        as one sequence, which suits toy examples but is slow on big corpora: every merge then
-        rewrites that one sequence in training, and encoding rescans it per applied merge.
-        Ties in pair frequency go to the smallest pair of ids, so training is deterministic.
-        Training stops early if no pair is left to merge.
+        `pattern` pre-splits the text with the GPT-2, GPT-4 (cl100k) or o200k regex; None treats
+        the text as one sequence, which suits toy examples but is slow on big corpora: every
+        merge then rewrites that one sequence in training, and encoding rescans it per applied
+        merge. Ties in pair frequency go to the smallest pair of ids, so training is
+        deterministic. Training stops early if no pair is left to merge.
         """
         check_text(text)
         specials = _check_special_tokens(special_tokens)
@@ -137,6 +156,70 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
             raise ValueError(_not_utf8_message(text)) from None
         return cls(merges, specials, pattern)
 
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> BPETokenizer:
+        """Load a Hugging Face byte-level BPE: a directory or a `tokenizer.json`, or GPT-2's
+        `vocab.json` + `merges.txt` (a directory holding them, or either file).
+
+        The model must be a byte-level BPE (a ByteLevel pre-tokenizer, alone or after a Split on
+        one of the known patterns), with no normalizer. Added tokens become special tokens at
+        their ids; with vocab.json, `<|endoftext|>` and the tokens named in
+        `special_tokens_map.json` / `tokenizer_config.json` do. Those files' bos/eos/pad tokens
+        become `roles` (bos and eos default to `<|endoftext|>`, as in GPT-2). Anything else
+        (WordPiece, Unigram, `add_prefix_space`, an unknown regex) raises ValueError naming it;
+        a missing file raises FileNotFoundError.
+        """
+        return cls._from_file(path, read_pretrained_bpe(path))
+
+    @classmethod
+    def from_tiktoken(
+        cls,
+        path: str | os.PathLike[str],
+        pattern: PatternName | None = "gpt4",
+        special_tokens: Mapping[str, int] | None = None,
+    ) -> BPETokenizer:
+        """Load a tiktoken rank file (lines `base64(token) rank`; a token's id is its rank).
+
+        `pattern` is the split the encoding uses: "gpt2" for r50k/p50k, "gpt4" for cl100k,
+        "o200k" for o200k. `special_tokens` maps names to ids, e.g. {"<|endoftext|>": 100257}.
+        The merges are recovered from the ranks as minbpe's `recover_merges` does (each token
+        is the merge of the two pieces BPE with lower ranks leaves of it), which encodes
+        exactly as tiktoken does.
+        """
+        _compile_pattern(pattern)
+        if special_tokens is None:
+            special_tokens = {}
+        if not isinstance(special_tokens, Mapping):
+            raise TypeError(
+                f"special_tokens must map names to ids, e.g. {{'<|endoftext|>': 100257}}, got "
+                f"{type(special_tokens).__name__}"
+            )
+        tables = read_tiktoken_bpe(path)
+        return cls._from_file(
+            path, {**tables, "special_tokens": special_tokens, "pattern": pattern}
+        )
+
+    @classmethod
+    def _from_file(cls, path: str | os.PathLike[str], kwargs: dict[str, Any]) -> BPETokenizer:
+        try:
+            return cls(**kwargs)
+        except ValueError as e:  # the tables are inconsistent: say which file holds them
+            raise ValueError(f"{path}: {e}") from None
+
+    def save_pretrained(self, out_dir: str | os.PathLike[str]) -> None:
+        """Write `tokenizer.json`, `tokenizer_config.json` and `special_tokens_map.json` into
+        `out_dir` (created if missing): Hugging Face's `AutoTokenizer.from_pretrained(out_dir)`
+        and `from_pretrained(out_dir)` load them and give the same ids."""
+        specials = set(self._special_ids.values())
+        tokens = {
+            i: token
+            for i, token in enumerate(self._render)
+            if token is not None and i not in specials
+        }
+        write_byte_level_bpe(
+            out_dir, tokens, self.merges, self._special_ids, self.pattern, self._roles
+        )
+
     @property
     def vocab_size(self) -> int:
         return len(self._render)
@@ -147,8 +230,23 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
 
     @property
     def merges(self) -> list[tuple[int, int]]:
-        """Merged pairs in rank order; merge i created id 256 + i."""
+        """Merged pairs in rank order; merge i creates the token `merge_ids[i]`."""
         return list(self._ranks)
+
+    @property
+    def merge_ids(self) -> list[int]:
+        """The id of the token each merge creates, in rank order."""
+        return list(self._merge_ids)
+
+    @property
+    def byte_ids(self) -> list[int]:
+        """The id of each byte value 0..255."""
+        return list(self._byte_ids)
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Which special token pads, begins and ends sequences: role -> name."""
+        return dict(self._roles)
 
     def encode(self, text: str, allowed_special: Collection[str] | str = ()) -> list[int]:
         """Token ids of `text`; see the class docstring for `allowed_special`."""
@@ -175,8 +273,23 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
 
     def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
         table = self._render_skip if skip_special_tokens else self._render
-        data = b"".join([table[i] for i in self._check_ids(ids).tolist()])
-        return data.decode("utf-8", errors="replace")
+        return self._join(ids, table).decode("utf-8", errors="replace")
+
+    def decode_bytes(self, ids: Any) -> bytes:
+        """The bytes the ids stand for, special tokens as their UTF-8 names (tiktoken's
+        `decode_bytes`): a single token may be part of a character, which `decode` cannot show."""
+        return self._join(ids, self._render)
+
+    def _join(self, ids: Any, table: list[bytes | None]) -> bytes:
+        checked = self._check_ids(ids).tolist()
+        try:
+            return b"".join([table[i] for i in checked])
+        except TypeError:  # a None: an id between the tokens' ids that no token has
+            pos = next(pos for pos, i in enumerate(checked) if table[i] is None)
+            raise ValueError(
+                f"token id {checked[pos]} at position {pos} has no token: it is a gap in this "
+                f"vocabulary of {self.vocab_size} ids"
+            ) from None
 
     def _allowed_special(self, allowed: Collection[str] | str) -> Collection[str]:
         if allowed == "all":
@@ -207,22 +320,38 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
 
     def _bpe(self, chunk: str) -> list[int]:
         """Apply merges to one chunk, always the lowest-rank (earliest learned) pair first."""
-        ids = list(chunk.encode("utf-8"))
-        ranks = self._ranks
+        byte_ids = self._byte_ids
+        ids = [byte_ids[b] for b in chunk.encode("utf-8")]
+        ranks, merge_ids = self._ranks, self._merge_ids
         while len(ids) >= 2:
             pair = min(pairwise(ids), key=lambda p: ranks.get(p, _NEVER))
-            new_id = ranks.get(pair)
-            if new_id is None:
+            rank = ranks.get(pair)
+            if rank is None:
                 break
-            ids = _merge_pair(ids, pair, new_id)
+            ids = _merge_pair(ids, pair, merge_ids[rank])
         return ids
 
+    def _file_version(self) -> int:
+        # Version 1 holds the numbering of a tokenizer trained here; others need version 2.
+        first = 256 + len(self._ranks)
+        trained_here = (
+            self._byte_ids == list(range(256))
+            and self._merge_ids == list(range(256, first))
+            and sorted(self._special_ids.values()) == list(range(first, self.vocab_size))
+            and "<pad>" in self._special_ids
+            and self._roles == check_roles(None, self._special_ids)
+        )
+        return 1 if trained_here else 2
+
     def _to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "pattern": self.pattern,
             "merges": [list(pair) for pair in self._ranks],
             "special_tokens": dict(self._special_ids),
         }
+        if self._file_version() == 2:
+            data.update(byte_ids=self.byte_ids, merge_ids=self.merge_ids, roles=self.roles)
+        return data
 
     @classmethod
     def _from_dict(cls, data: dict[str, Any]) -> BPETokenizer:
@@ -233,6 +362,15 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
             raise ValueError("'merges' must be a list of [id, id] pairs")
         if not isinstance(specials, dict):
             raise ValueError("'special_tokens' must be an object mapping name -> id")
+        if data.get("version") != 1:
+            byte_ids, merge_ids, roles = (data.get(k) for k in ("byte_ids", "merge_ids", "roles"))
+            if not (isinstance(byte_ids, list) and isinstance(merge_ids, list)):
+                raise ValueError("'byte_ids' and 'merge_ids' must be lists of ids")
+            if not isinstance(roles, dict):
+                raise ValueError("'roles' must be an object mapping role -> special token name")
+            return cls(
+                merges, specials, pattern, byte_ids=byte_ids, merge_ids=merge_ids, roles=roles
+            )
         first = 256 + len(merges)
         ids = list(specials.values())
         if any(isinstance(i, bool) or not isinstance(i, int) for i in ids) or sorted(ids) != list(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from tinytorch.text.hf_tokenizer_files import write_char_level
 from tinytorch.text.tokenizer_base import Tokenizer, check_text
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -76,6 +78,18 @@ class CharTokenizer(Tokenizer, type_name="char"):
     def decode(self, ids: Any, skip_special_tokens: bool = True) -> str:
         table = self._skip_table if skip_special_tokens else self._tokens
         return "".join([table[i] for i in self._check_ids(ids).tolist()])
+
+    def save_pretrained(self, out_dir: str | os.PathLike[str]) -> None:
+        """Write `tokenizer.json` (a WordLevel model over single characters), plus
+        `tokenizer_config.json` and `special_tokens_map.json`, for Hugging Face's
+        `AutoTokenizer.from_pretrained(out_dir)`.
+
+        It gives the same ids, unknown characters -> `<unk>` included, and the same
+        `decode(ids, skip_special_tokens=False)`. Like every Hugging Face tokenizer, it matches
+        the special tokens' names in the text, so a text containing "<eos>" gets id 3 there and
+        five characters' ids here.
+        """
+        write_char_level(out_dir, self._tokens, self.special_tokens)
 
     def _to_dict(self) -> dict[str, Any]:
         return {"vocab": {token: i for i, token in enumerate(self._tokens)}}

@@ -20,7 +20,11 @@ from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.files import atomic_write_bytes
 
 FILE_FORMAT = "tinytorch.tokenizer"
-FILE_VERSION = 1
+FILE_VERSION = 2  # the newest; every older version is still read
+# Bound on any tokenizer file read (ours, Hugging Face's, tiktoken's), checked before reading:
+# real ones are a few MB (GPT-2's tokenizer.json 1.4 MB, Llama 3's 9 MB), and parsing JSON can
+# take ~20 times the file's size in memory.
+MAX_FILE_BYTES = 32 * 2**20
 
 T = TypeVar("T", bound="Tokenizer")
 
@@ -166,7 +170,7 @@ class Tokenizer(ABC):
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the tokenizer as versioned JSON, atomically (a crash never leaves half a file)."""
-        payload = {"format": FILE_FORMAT, "version": FILE_VERSION, "type": self._type_name}
+        payload = {"format": FILE_FORMAT, "version": self._file_version(), "type": self._type_name}
         payload.update(self._to_dict())
         # ensure_ascii keeps any code point (even a lone surrogate) representable in the file.
         atomic_write_bytes(path, json.dumps(payload, ensure_ascii=True).encode("ascii"))
@@ -178,13 +182,14 @@ class Tokenizer(ABC):
         Raises FileNotFoundError for a missing file and ValueError, naming the path and the
         problem, for anything that is not a consistent tokenizer file of a supported version.
         """
-        data = _read_json(path)
+        data = read_json_file(path)
         if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: not a tinytorch tokenizer file (no format {FILE_FORMAT!r})")
-        if data.get("version") != FILE_VERSION:
+        version = data.get("version")
+        if type(version) is not int or not 1 <= version <= FILE_VERSION:
             raise ValueError(
-                f"{path}: unsupported tokenizer file version {data.get('version')!r} "
-                f"(this tinytorch reads version {FILE_VERSION})"
+                f"{path}: unsupported tokenizer file version {version!r} "
+                f"(this tinytorch reads versions up to {FILE_VERSION})"
             )
         kind = data.get("type")
         target = Tokenizer._registry.get(kind) if isinstance(kind, str) else None
@@ -197,6 +202,10 @@ class Tokenizer(ABC):
             return target._from_dict(data)
         except (ValueError, TypeError) as e:
             raise ValueError(f"{path}: inconsistent tokenizer file: {e}") from e
+
+    def _file_version(self) -> int:
+        """The oldest file version that holds this tokenizer, so older tinytorch can read it."""
+        return 1
 
     def _check_ids(self, ids: Any) -> np.ndarray:
         """Validate ids at the boundary and return them as a 1-D int64 array."""
@@ -254,9 +263,24 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _read_json(path: str | os.PathLike[str]) -> Any:
+def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a tokenizer file; one larger than MAX_FILE_BYTES is refused, not read whole."""
+    chunks, size = [], 0
     with open(path, "rb") as f:  # a missing file raises FileNotFoundError here
-        raw = f.read()
+        while chunk := f.read(2**20):  # in pieces: read(n) would reserve all n bytes at once
+            size += len(chunk)
+            if size > MAX_FILE_BYTES:
+                raise ValueError(
+                    f"{path}: more than {MAX_FILE_BYTES} bytes, larger than any tokenizer file "
+                    "this tinytorch reads"
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def read_json_file(path: str | os.PathLike[str]) -> Any:
+    """Parse a (bounded) JSON file strictly: UTF-8, no duplicate keys, not nested too deeply."""
+    raw = read_file_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
