@@ -8,3 +8,6 @@ torch thread keeps the suite's run time predictable without changing any result.
 import torch
 
 torch.set_num_threads(1)
+
+# The Hugging Face GPT-2 directories that tests/13_transformer and tests/cli share.
+pytest_plugins = ["tests.hf_gpt2_fixtures"]

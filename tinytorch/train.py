@@ -37,6 +37,7 @@ from tinytorch.data import get_batch
 from tinytorch.loss_plot import loss_plot_png
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
+from tinytorch.pretrained import init_from
 from tinytorch.run_directory import TRAINER_STATE_FILE, CheckpointError, RunConfig, RunDirectory
 from tinytorch.train_config import (
     TrainConfig,
@@ -350,10 +351,15 @@ def run(
     if train_flags.get("text") is not None:
         train_flags["text"] = os.path.abspath(train_flags["text"])
         text_hash = hash_of_text_file(train_flags["text"])
+    if train_flags.get("init_from") is not None:
+        train_flags["init_from"] = os.path.abspath(train_flags["init_from"])
+    start = None
     if resume:
         run_dir = RunDirectory.resume(out_dir)
     else:
         model_config, train_config = new_run_configs(model_flags, train_flags, text_hash)
+        if train_config.init_from is not None:  # the model and tokenizer are DIR's
+            start, model_config, train_config = init_from(train_config, model_flags, train_flags)
         run_dir = RunDirectory.create(out_dir, overwrite=overwrite)
     with run_dir:
         if resume:
@@ -365,10 +371,11 @@ def run(
             tokenizer = run_dir.read_tokenizer(saved)
             data = prepare_data(train_config, model_config.max_seq_len, tokenizer)
         else:
-            data = prepare_data(train_config, model_config.max_seq_len)
+            tokenizer = None if start is None else start.tokenizer  # None: train one
+            data = prepare_data(train_config, model_config.max_seq_len, tokenizer)
             model_config = replace(model_config, vocab_size=data.tokenizer.vocab_size)
             manual_seed(train_config.seed)
-            model = GPT(model_config)
+            model = GPT(model_config) if start is None else start.model
         trainer = Trainer(train_config, run_dir, data, model, echo)
         config = RunConfig(model=model_config, train=train_config)
         if resume:

@@ -72,6 +72,11 @@ class TrainConfig(Settings):
     eval_interval: int = setting(250, "validate (and save a checkpoint) every N steps", low=1,
                                  metavar="N")
     eval_batches: int = setting(8, "validation batches per evaluation", low=1, metavar="N")
+    init_from: str | None = setting(
+        None, "fine-tune the model of DIR, a tinytorch run or a Hugging Face GPT-2 directory, "
+        "with its tokenizer (model options may only repeat its shape; --dropout and a shorter "
+        "--max-seq-len are allowed)", metavar="DIR"
+    )
 
     def check_together(self) -> None:
         if self.warmup_steps > self.steps:

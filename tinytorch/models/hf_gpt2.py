@@ -18,6 +18,7 @@ buffers some of them store (`attn.bias`, `attn.masked_bias`) are not weights and
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,7 @@ from tinytorch.files import read_json
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.hf_weight_files import WeightFiles
 from tinytorch.models.transformer import GPT
-from tinytorch.run_directory import JSON_LIMIT, CheckpointError
+from tinytorch.run_directory import JSON_LIMIT, SMALL_MODEL_BYTES, CheckpointError
 from tinytorch.settings import SettingError
 
 CONFIG_FILE = "config.json"
@@ -216,11 +217,14 @@ def _file_shape(tensor: GPT2Tensor, arrays: dict[str, np.ndarray]) -> tuple[int,
 
 
 def gpt2_tensors(model: GPT) -> dict[str, np.ndarray]:
-    """The model's weights under GPT2LMHeadModel's names and layout (new arrays)."""
+    """The model's weights under GPT2LMHeadModel's names and layout (new C-ordered arrays:
+    safetensors writes an array's memory as it is, so a transposed view would be garbled)."""
     check_exportable(model.config)
     arrays = _arrays(model)
     return {
-        t.name: np.concatenate([arrays[n].T if t.conv1d else arrays[n] for n in t.ours], axis=-1)
+        t.name: np.ascontiguousarray(
+            np.concatenate([arrays[n].T if t.conv1d else arrays[n] for n in t.ours], axis=-1)
+        )
         for t in gpt2_layout(model.config)
     }
 
@@ -279,10 +283,11 @@ def _stored_names(files: WeightFiles) -> dict[str, str]:
 
 def _check_declared_size(files: WeightFiles, stored: dict[str, str], config: GPTConfig) -> None:
     """config.json's sizes decide what building the model allocates: refuse, before building,
-    a config that declares more parameters than the files hold (a huge n_embd, say)."""
-    held = sum(int(np.prod(files.shape(name))) for name in stored.values())
+    a config that declares more parameters than the files hold (a huge n_embd, say). A small
+    model is cheap to build, and the per-tensor check that follows names what differs."""
+    held = sum(math.prod(files.shape(name)) for name in stored.values())
     declared = config.parameter_count()
-    if declared > held:
+    if declared * 4 > SMALL_MODEL_BYTES and declared > held:
         raise CheckpointError(
             f"{files.directory}: config.json declares a model of {declared:,} parameters, but "
             f"the weight files hold only {held:,}"
