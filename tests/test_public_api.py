@@ -1,4 +1,4 @@
-"""The import paths in DESIGN.md are a contract with users and course material: pin them."""
+"""The import paths in docs/design.md are a contract with users and course material: pin them."""
 
 import importlib
 

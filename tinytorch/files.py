@@ -73,8 +73,12 @@ def read_json(path: str | os.PathLike[str], *, limit: int, object_pairs_hook: An
     """A JSON document, or a ValueError naming the file and what is wrong with it."""
     raw = read_bytes(path, limit=limit)
     try:
-        return json.loads(raw.decode("utf-8"), object_pairs_hook=object_pairs_hook)
-    except ValueError as e:  # also not UTF-8, or an integer of thousands of digits
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{os.fspath(path)}: not UTF-8 text ({e})") from e
+    try:
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
+    except ValueError as e:  # also an integer of thousands of digits, or the hook's refusal
         raise ValueError(f"{os.fspath(path)}: corrupt or truncated JSON ({e})") from e
     except RecursionError:  # a crafted [[[[...]]]]; ours are a few levels deep
         raise ValueError(f"{os.fspath(path)}: corrupt JSON (nested too deeply)") from None

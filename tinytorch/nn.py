@@ -1,6 +1,6 @@
 """PyTorch-style namespace for layers and losses: `from tinytorch import nn; nn.Linear(4, 2)`.
 
-Everything here is defined in its own module (the import paths in DESIGN.md); this file only
+Everything here is defined in its own module (the import paths in docs/design.md); this file only
 gathers the names a model definition needs.
 """
 

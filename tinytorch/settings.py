@@ -15,7 +15,7 @@ import dataclasses
 import math
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -33,7 +33,7 @@ class Rule:
     low_open: bool = False  # the bound itself is not allowed (lr > 0)
     high: float | None = None
     high_open: bool = False
-    choices: tuple[Any, ...] | None = None
+    choices: Collection[Any] | None = None  # a live collection (e.g. a registry dict) is fine
     flag: bool = True  # offered on the command line
     metavar: str | None = None
 
@@ -105,9 +105,10 @@ class Settings:
             elif kind is tuple:
                 options.update(type=float, nargs=2)
             else:
-                options.update(type=kind, choices=rule.choices)
-                if rule.choices is not None:
-                    options["metavar"] = "{" + ",".join(str(c) for c in rule.choices) + "}"
+                choices = None if rule.choices is None else list(rule.choices)
+                options.update(type=kind, choices=choices)
+                if choices is not None:
+                    options["metavar"] = "{" + ",".join(str(c) for c in choices) + "}"
             parser.add_argument(flag_name(f.name), help=rule.help + default, **options)
 
     @classmethod

@@ -44,7 +44,7 @@ class TrainConfig(Settings):
     preset: str = setting(
         "tiny", "model size and budget: tiny (default; a few minutes on 2 CPU cores), small "
         "(6 layers, embed 256; about an hour), test (seconds; for smoke tests)",
-        choices=tuple(PRESETS),
+        choices=PRESETS,
     )
     text: str | None = setting(None, "UTF-8 text file to train on (default: the built-in "
                                "story corpus)", metavar="FILE")

@@ -42,21 +42,25 @@ def hash_of_text_file(path: str) -> str:
     return text_sha256(read_training_text(path))
 
 
+def split_text(config: TrainConfig) -> tuple[str, str, float | None]:
+    """(training text, validation text, the corpus's entropy floor or None) of a run: the
+    built-in corpus regenerated from its seed, or the user's text checked against its hash."""
+    if config.text is None:
+        corpus = generate_corpus(config.corpus_chars, seed=0)
+        train_text, val_text = corpus.split(VAL_FRACTION)
+        return train_text, val_text, corpus.entropy_bits_per_char
+    text = read_training_text(config.text)
+    if text_sha256(text) != config.text_sha256:
+        raise TrainingError(f"{config.text} changed since this run started; cannot resume")
+    cut = int(len(text) * (1.0 - VAL_FRACTION))
+    return text[:cut], text[cut:], None
+
+
 def prepare_data(
     config: TrainConfig, block_size: int, tokenizer: Tokenizer | None = None
 ) -> TrainingData:
     """Split the text, build (or reuse) the tokenizer, fix the evaluation slice."""
-    if config.text is None:
-        corpus = generate_corpus(config.corpus_chars, seed=0)
-        train_text, val_text = corpus.split(VAL_FRACTION)
-        floor: float | None = corpus.entropy_bits_per_char
-    else:
-        text = read_training_text(config.text)
-        if text_sha256(text) != config.text_sha256:
-            raise TrainingError(f"{config.text} changed since this run started; cannot resume")
-        cut = int(len(text) * (1.0 - VAL_FRACTION))
-        train_text, val_text = text[:cut], text[cut:]
-        floor = None
+    train_text, val_text, floor = split_text(config)
     if tokenizer is None:
         if config.tokenizer == "bpe":
             tokenizer = BPETokenizer.train(train_text, config.bpe_vocab_size)

@@ -103,10 +103,14 @@ def test_vocab_and_merges_load_as_the_tokenizer_json_does(hf_trained, from_json,
     )
 
 
-def test_transformers_loads_the_trained_files_with_the_same_ids(hf_trained, from_json, caplog):
-    text = "Loop statements: for, while. " + ENDOFTEXT + ODD_TEXT
+def test_transformers_loads_the_trained_files_with_the_same_ids(
+    hf_trained, from_json, compare_text, caplog
+):
+    text = compare_text + ODD_TEXT
     loaded = auto_tokenizer(hf_trained.json_dir, caplog)
-    assert loaded(text)["input_ids"] == from_json.encode(text, allowed_special="all")
+    ids = from_json.encode(text, allowed_special="all")
+    assert loaded(text)["input_ids"] == ids
+    assert loaded.decode(ids) == from_json.decode(ids) == text
 
 
 def test_export_of_a_loaded_tokenizer_gives_transformers_the_same_ids(

@@ -28,6 +28,8 @@ from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
 from tinytorch.hf_export import ExportError, export_gpt2, export_run
+from tinytorch.inspection import inspect_run
+from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
 from tinytorch.settings import SettingError
@@ -586,6 +588,27 @@ CASES = [
     ),
     Case("decode-id-gap", lambda s: BPETokenizer([], {"<pad>": 300}).decode([97, 299])),
     Case("save-pretrained-over-a-run", _save_pretrained_over_a_run),
+    # ------------------------------------------------------------ n-gram baseline
+    Case("ngram-ids-float", lambda s: NGramModel.fit(np.array([0.0, 1.0]), 4)),
+    Case("ngram-id-out-of-range", lambda s: NGramModel.fit(np.array([0, 1, 4]), 4)),
+    Case("ngram-ids-not-1d", lambda s: NGramModel.fit(np.zeros((2, 3), np.int64), 4)),
+    Case("ngram-train-empty", lambda s: NGramModel.fit(np.array([], np.int64), 4)),
+    Case("ngram-order-too-small", lambda s: NGramModel.fit(np.array([0, 1]), 4, order=0)),
+    # ------------------------------------------------------------------ inspecting a run
+    Case("inspect-prompt-empty", lambda s: inspect_run(s.run_copy(), "", echo=_quiet)),
+    Case("inspect-prompt-too-long", lambda s: inspect_run(s.run_copy(), "a" * 17, echo=_quiet)),
+    Case(
+        "inspect-prompt-unknown-characters",
+        lambda s: inspect_run(s.run_copy(), "Once \u20ac", echo=_quiet),
+    ),
+    Case(
+        "inspect-text-gone-no-prompt",
+        _in_run(
+            "config.json",
+            lambda p: _edit_json(p, lambda d: d["train"].__setitem__("text", f"{p.parent}.txt")),
+            lambda run: inspect_run(run, echo=_quiet),
+        ),
+    ),
     # ------------------------------------------- Hugging Face GPT-2 directories, export
     Case("gpt2-model-type", _load_gpt2(config=lambda c: c.update(model_type="llama"))),
     Case(
@@ -626,6 +649,10 @@ CASES = [
                        "--embed-dim", "64"),
     ),
 ]
+
+
+def _quiet(line: str) -> None:
+    """An echo for inspect_run that prints nothing."""
 
 
 # ------------------------------------------------------------------- the documented table

@@ -61,7 +61,7 @@ def test_a_pickle_in_place_of_a_tokenizer_is_refused_and_never_runs(
 ) -> None:
     path = tmp_path / "tokenizer.json"
     marker = pickle_bomb(path, kind)
-    with pytest.raises(ValueError, match="not a tokenizer file"):
+    with pytest.raises(ValueError, match="not UTF-8 text|corrupt or truncated JSON"):
         cls.load(path)
     assert not marker.exists()
 

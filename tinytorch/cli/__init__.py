@@ -1,6 +1,6 @@
-"""The `tinytorch` command: `tinytorch train`, `tinytorch generate` and `tinytorch export`.
+"""The `tinytorch` command: `tinytorch train`, `generate`, `inspect` and `export`.
 
-Each command lives in its own module here (`train.py`, `generate.py`) with two functions:
+Each command lives in its own module here (`train.py`, `generate.py`, ...) with two functions:
 `add_command(commands)` declares its arguments and `run(args)` carries it out. Errors a user can
 cause (a missing file, a bad option value, a corrupt checkpoint, ...) end the program with one
 line, ``tinytorch: error: <message>``, and exit code 2. Anything else is a bug and keeps its
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinytorch.cli import export, generate, train
+from tinytorch.cli import export, generate, inspect, train
 from tinytorch.cli.errors import UsageError
 from tinytorch.core.allocator import keep_freed_memory
 from tinytorch.hf_export import ExportError
@@ -26,7 +26,7 @@ from tinytorch.train import TrainingError, TrainingInterrupted
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
-COMMANDS = (train, generate, export)
+COMMANDS = (train, generate, inspect, export)
 
 EXPECTED_ERRORS = (
     UsageError,

@@ -5,9 +5,9 @@ dominates memory and time, so it is a single fused `Function` with a hand-writte
 than a chain of small ops: one graph node, no saved intermediates beyond the weights. A causal
 mask is applied per block of queries so the masked upper triangle is mostly never computed.
 
-Masks follow DESIGN.md: a boolean mask says where a query MAY attend (True = attend, PyTorch SDPA
-convention), a float mask is added to the scores. A query row with nothing to attend to gets a zero
-output and a zero gradient, never NaN (PyTorch returns NaN there).
+Masks follow docs/design.md: a boolean mask says where a query MAY attend (True = attend, PyTorch
+SDPA convention), a float mask is added to the scores. A query row with nothing to attend to gets a
+zero output and a zero gradient, never NaN (PyTorch returns NaN there).
 """
 
 from __future__ import annotations

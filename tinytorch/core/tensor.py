@@ -1,11 +1,12 @@
 """`Tensor`: a NumPy array plus the bookkeeping autograd needs.
 
-The class is deliberately thin: every differentiable method delegates to a `Function` in
-`tinytorch.core.functional`, where each op's math and its gradient sit side by side.
+The class is deliberately thin: every differentiable method calls an op function (gathered in
+`tinytorch.core.functional`), which sits right below the `Function` holding its math and its
+gradient.
 
-Dtype rules (see DESIGN.md): floating input becomes float32 unless a dtype is given, integer input
-becomes int64 (token ids stay exact), bool stays bool. Ops preserve their input dtype, so float32
-never silently turns into float64.
+Dtype rules (see docs/design.md): floating input becomes float32 unless a dtype is given,
+integer input becomes int64 (token ids stay exact), bool stays bool. Ops preserve their input
+dtype, so float32 never silently turns into float64.
 """
 
 from __future__ import annotations

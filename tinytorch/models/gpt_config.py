@@ -33,7 +33,7 @@ class GPTConfig(Settings):
     )
     pos_encoding: str = setting(
         "learned", "positional encoding (see tinytorch/text/positions.py)",
-        choices=tuple(POSITION_ENCODINGS),
+        choices=POSITION_ENCODINGS,
     )
     dropout: float = setting(0.0, "dropout probability while training", low=0, high=1,
                              high_open=True, metavar="P")

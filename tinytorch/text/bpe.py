@@ -68,7 +68,9 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
     - `encode(text, allowed_special="all")` == tiktoken's `encode(text, allowed_special="all")`
       == Hugging Face tokenizers' `encode(text).ids` and transformers' `tokenizer(text)`, which
       always match added tokens in the text (longest match first, as here);
-    - `decode(ids)` == their `decode(ids)`; with `skip_special_tokens=True`, Hugging Face's.
+    - `decode(ids)` == tiktoken's `decode(ids)`, and `decode(ids, skip_special_tokens=s)` ==
+      Hugging Face's with the same `s` (whose default is True in tokenizers, False in
+      transformers).
 
     Texts containing lone surrogates are not UTF-8 and raise ValueError.
     """

@@ -17,13 +17,13 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.files import atomic_write_bytes
+from tinytorch.files import atomic_write_bytes, read_bytes, read_json
 
 FILE_FORMAT = "tinytorch.tokenizer"
 FILE_VERSION = 2  # the newest; every older version is still read
-# Bound on any tokenizer file read (ours, Hugging Face's, tiktoken's), checked before reading:
+# Bound on any tokenizer file read (ours, Hugging Face's, tiktoken's), checked while reading:
 # real ones are a few MB (GPT-2's tokenizer.json 1.4 MB, Llama 3's 9 MB), and parsing JSON can
-# take ~20 times the file's size in memory.
+# take ~28 times the file's size in memory (a file of nothing but empty lists: 0.9 GB).
 MAX_FILE_BYTES = 32 * 2**20
 
 T = TypeVar("T", bound="Tokenizer")
@@ -265,31 +265,9 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
     """The bytes of a tokenizer file; one larger than MAX_FILE_BYTES is refused, not read whole."""
-    chunks, size = [], 0
-    with open(path, "rb") as f:  # a missing file raises FileNotFoundError here
-        while chunk := f.read(2**20):  # in pieces: read(n) would reserve all n bytes at once
-            size += len(chunk)
-            if size > MAX_FILE_BYTES:
-                raise ValueError(
-                    f"{path}: more than {MAX_FILE_BYTES} bytes, larger than any tokenizer file "
-                    "this tinytorch reads"
-                )
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return read_bytes(path, limit=MAX_FILE_BYTES)
 
 
 def read_json_file(path: str | os.PathLike[str]) -> Any:
     """Parse a (bounded) JSON file strictly: UTF-8, no duplicate keys, not nested too deeply."""
-    raw = read_file_bytes(path)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: not a tokenizer file (not UTF-8 text: {e})") from e
-    try:
-        return json.loads(text, object_pairs_hook=_reject_duplicate_keys)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: corrupt or truncated JSON: {e}") from e
-    except ValueError as e:
-        raise ValueError(f"{path}: inconsistent tokenizer file: {e}") from e
-    except RecursionError:  # a crafted file of [[[[...]]]]; ours are a few levels deep
-        raise ValueError(f"{path}: not a tokenizer file (JSON nested too deeply)") from None
+    return read_json(path, limit=MAX_FILE_BYTES, object_pairs_hook=_reject_duplicate_keys)
