@@ -19,8 +19,9 @@ from tinytorch.core.random import uninitialized
 from tinytorch.files import read_json
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.hf_gpt2 import CONFIG_FILE, is_huggingface_config, load_gpt2
+from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError
 from tinytorch.models.transformer import GPT
-from tinytorch.run_directory import JSON_LIMIT, CheckpointError, load_run
+from tinytorch.run_directory import load_run
 from tinytorch.settings import flag_name
 from tinytorch.text.tokenization import BPETokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig, TrainingError
@@ -57,9 +58,9 @@ def load_pretrained(path: str | os.PathLike[str], dropout: float | None = None) 
     try:
         tokenizer = BPETokenizer.from_pretrained(path)
     except ValueError as e:  # a corrupt or unsupported tokenizer file, named in the message
-        raise CheckpointError(str(e)) from None
+        raise PretrainedError(str(e)) from None
     if tokenizer.vocab_size > model.config.vocab_size:
-        raise CheckpointError(
+        raise PretrainedError(
             f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
             f"{model.config.vocab_size} embeddings (config.json's vocab_size)"
         )

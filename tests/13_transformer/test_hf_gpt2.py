@@ -19,9 +19,9 @@ from tests.hf_gpt2_fixtures import ENDOFTEXT, SHAPE, GPT2Files, random_gpt2, tra
 from tinytorch.core.optimizers import AdamW
 from tinytorch.core.random import get_rng_state, manual_seed
 from tinytorch.hf_export import ExportError, export_gpt2
+from tinytorch.models.hf_weight_files import PretrainedError
 from tinytorch.models.transformer import GPT
 from tinytorch.pretrained import load_pretrained
-from tinytorch.run_directory import CheckpointError
 from tinytorch.text.tokenization import CharTokenizer
 
 TOLERANCE = 1e-4
@@ -238,7 +238,7 @@ REFUSALS = {
 def test_refusals_name_the_problem(gpt2_files, tmp_path, case) -> None:
     changes, fragment = REFUSALS[case]
     directory = _altered(gpt2_files.directory, tmp_path / "gpt2", **changes)
-    with pytest.raises(CheckpointError, match="^" + str(directory)) as info:
+    with pytest.raises(PretrainedError, match="^" + str(directory)) as info:
         GPT.from_pretrained(directory)
     assert fragment in str(info.value)
     assert "\n" not in str(info.value)
@@ -276,7 +276,7 @@ def test_a_pytorch_pickle_is_refused_with_the_way_to_convert_it(gpt2_files, tmp_
     directory = _altered(gpt2_files.directory, tmp_path / "gpt2")
     (directory / WEIGHTS).unlink()
     torch.save(gpt2_files.transformers_model().state_dict(), directory / "pytorch_model.bin")
-    with pytest.raises(CheckpointError, match="pytorch_model.bin: a pickle, which tinytorch "
+    with pytest.raises(PretrainedError, match="pytorch_model.bin: a pickle, which tinytorch "
                        "never loads") as info:
         GPT.from_pretrained(directory)
     assert "save_pretrained(DIR, safe_serialization=True)" in str(info.value)
@@ -302,7 +302,7 @@ def _truncate(path: Path, size: int) -> None:
 def test_damaged_shards_are_refused(gpt2_files, tmp_path, damage, fragment) -> None:
     directory = _altered(gpt2_files.sharded, tmp_path / "sharded")
     damage(directory)
-    with pytest.raises(CheckpointError) as info:
+    with pytest.raises(PretrainedError) as info:
         GPT.from_pretrained(directory)
     assert fragment in str(info.value)
 

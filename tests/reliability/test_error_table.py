@@ -29,6 +29,7 @@ from tinytorch.core.random import manual_seed
 from tinytorch.data import get_batch, load_text
 from tinytorch.hf_export import ExportError, export_gpt2, export_run
 from tinytorch.inspection import inspect_run
+from tinytorch.models.hf_weight_files import PretrainedError
 from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
@@ -51,6 +52,7 @@ ERROR_TYPES = {
         UsageError,
         SettingError,
         ExportError,
+        PretrainedError,
     )
 }
 

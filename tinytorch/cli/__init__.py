@@ -21,6 +21,7 @@ from tinytorch.cli import export, generate, inspect, train
 from tinytorch.cli.errors import UsageError
 from tinytorch.core.allocator import keep_freed_memory
 from tinytorch.hf_export import ExportError
+from tinytorch.models.hf_weight_files import PretrainedError
 from tinytorch.run_directory import CheckpointError
 from tinytorch.train import TrainingError, TrainingInterrupted
 
@@ -32,6 +33,7 @@ EXPECTED_ERRORS = (
     UsageError,
     TrainingError,
     CheckpointError,
+    PretrainedError,
     ExportError,
     OSError,  # missing or unreadable files, a directory where a file belongs, a full disk
 )

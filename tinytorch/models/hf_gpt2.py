@@ -29,9 +29,8 @@ from tinytorch.core.checks import is_int
 from tinytorch.core.random import uninitialized
 from tinytorch.files import read_json
 from tinytorch.models.gpt_config import GPTConfig
-from tinytorch.models.hf_weight_files import WeightFiles
+from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError, WeightFiles
 from tinytorch.models.transformer import GPT
-from tinytorch.run_directory import JSON_LIMIT, SMALL_MODEL_BYTES, CheckpointError
 from tinytorch.settings import SettingError
 
 CONFIG_FILE = "config.json"
@@ -61,6 +60,9 @@ FIXED_OPTIONS = ("scale_attn_weights", "scale_attn_by_inverse_layer_idx",
 # Position schemes GPT-2 can hold: its wpe table is learned; a sinusoidal table is exported as
 # wpe's initial value (equal logits; PyTorch then trains it).
 EXPORTABLE_POSITIONS = ("learned", "sinusoidal")
+# Below this many bytes of parameters a model is built before its config is compared with the
+# weight files' total size (cheap, and the per-tensor checks then name what differs).
+SMALL_MODEL_BYTES = 64 * 2**20
 
 
 class ExportError(ValueError):
@@ -83,25 +85,25 @@ def read_gpt2_config(path: str, dropout: float | None = None) -> GPTConfig:
     try:
         data = read_json(path, limit=JSON_LIMIT)
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing (the model's config)") from None
+        raise PretrainedError(f"{path}: missing (the model's config)") from None
     except ValueError as e:
-        raise CheckpointError(str(e)) from None
+        raise PretrainedError(str(e)) from None
     if not isinstance(data, dict) or data.get("model_type") != MODEL_TYPE:
         found = data.get("model_type") if isinstance(data, dict) else None
-        raise CheckpointError(
+        raise PretrainedError(
             f"{path}: model_type {found!r} is not supported; tinytorch loads Hugging Face "
             f"model_type {MODEL_TYPE!r} (GPT-2) directories"
         )
     values = {**GPT2_DEFAULTS, **data}
     for key in FIXED_OPTIONS:
         if values[key] != GPT2_DEFAULTS[key]:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{path}: {key}={json.dumps(values[key])} is not supported (tinytorch's GPT "
                 f"computes GPT-2 with {key}={json.dumps(GPT2_DEFAULTS[key])})"
             )
     activation = values["activation_function"]
     if activation not in ACTIVATIONS_IN:
-        raise CheckpointError(
+        raise PretrainedError(
             f"{path}: activation_function {activation!r} is not supported; tinytorch has "
             f"{list(ACTIVATIONS_IN)}"
         )
@@ -110,14 +112,14 @@ def read_gpt2_config(path: str, dropout: float | None = None) -> GPTConfig:
         probabilities = [values[key] for key in DROPOUT_KEYS]
         if any(p != probabilities[0] for p in probabilities):
             shown = ", ".join(f"{key}={values[key]}" for key in DROPOUT_KEYS)
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{path}: {shown} differ, and tinytorch's GPT has one dropout probability: "
                 "choose it (dropout=..., or --dropout)"
             )
         dropout, keys["dropout"] = probabilities[0], "resid_pdrop"
     settings = {field: values[key] for key, field in CONFIG_KEYS.items()}
     if not is_int(settings["vocab_size"]):  # GPTConfig leaves it open; a model cannot
-        raise CheckpointError(
+        raise PretrainedError(
             f"{path}: vocab_size: must be a positive integer, got {settings['vocab_size']!r}"
         )
     try:
@@ -126,7 +128,7 @@ def read_gpt2_config(path: str, dropout: float | None = None) -> GPTConfig:
     except SettingError as e:
         if e.key not in keys:  # the caller's dropout, not the file's
             raise
-        raise CheckpointError(f"{path}: {keys[e.key]}: {e.problem}") from None
+        raise PretrainedError(f"{path}: {keys[e.key]}: {e.problem}") from None
 
 
 def gpt2_config(config: GPTConfig, tokenizer: Any = None) -> dict[str, Any]:
@@ -258,7 +260,7 @@ def load_gpt2(path: str | os.PathLike[str], dropout: float | None = None) -> GPT
         if config.tie_weights and HEAD in stored:  # a tied head stored anyway must be wte
             head = files.read(stored[HEAD])
             if not np.array_equal(head, model.lm_head.weight.data):
-                raise CheckpointError(
+                raise PretrainedError(
                     f"{files.file_of(stored[HEAD])}: {HEAD} differs from {PREFIX}wte.weight, "
                     "but config.json says tie_word_embeddings=true"
                 )
@@ -273,7 +275,7 @@ def _stored_names(files: WeightFiles) -> dict[str, str]:
             continue
         canonical = name if name.startswith(PREFIX) or name == HEAD else PREFIX + name
         if canonical in stored:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{files.file_of(name)}: tensor {name!r} is stored twice (also as "
                 f"{stored[canonical]!r})"
             )
@@ -288,7 +290,7 @@ def _check_declared_size(files: WeightFiles, stored: dict[str, str], config: GPT
     held = sum(math.prod(files.shape(name)) for name in stored.values())
     declared = config.parameter_count()
     if declared * 4 > SMALL_MODEL_BYTES and declared > held:
-        raise CheckpointError(
+        raise PretrainedError(
             f"{files.directory}: config.json declares a model of {declared:,} parameters, but "
             f"the weight files hold only {held:,}"
         )
@@ -306,13 +308,13 @@ def _check_tensors(
     expected = {t.name: _file_shape(t, arrays) for t in layout}
     for name, shape in expected.items():
         if name not in stored:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{files.directory}: tensor {name!r} is missing (config.json implies shape "
                 f"{shape})"
             )
         actual = files.shape(stored[name])
         if actual != shape:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{files.file_of(stored[name])}: tensor {stored[name]!r} has shape {actual}, "
                 f"config.json implies {shape}"
             )
@@ -320,14 +322,14 @@ def _check_tensors(
     allowed = set(expected) | ({HEAD} if config.tie_weights else set())
     for name in stored:
         if name not in allowed:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{files.file_of(stored[name])}: unexpected tensor {stored[name]!r} (not part "
                 "of a GPT-2 of this config.json)"
             )
     if HEAD in stored and HEAD not in expected:
         files.check_dtype(stored[HEAD])
         if files.shape(stored[HEAD]) != expected[PREFIX + "wte.weight"]:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{files.file_of(stored[HEAD])}: tensor {HEAD!r} has shape "
                 f"{files.shape(stored[HEAD])}, config.json implies "
                 f"{expected[PREFIX + 'wte.weight']}"

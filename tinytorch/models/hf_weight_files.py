@@ -25,15 +25,20 @@ import numpy as np
 
 from tinytorch.core.checks import is_int
 from tinytorch.files import read_json
-from tinytorch.run_directory import JSON_LIMIT, CheckpointError
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 OTHER_FORMATS = ("tf_model.h5", "flax_model.msgpack")
 HEADER_LIMIT = 100 * 2**20  # the safetensors library's own bound on a header
+JSON_LIMIT = 64 * 2**20  # config.json, the shard index: a few kB in practice
 # The dtypes read as float32: float16 and bfloat16 widen to it exactly; float64 would round.
 FILE_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
+
+
+class PretrainedError(ValueError):
+    """A Hugging Face model directory that tinytorch cannot load; the message names the file
+    and what is wrong with it."""
 
 
 @dataclass(frozen=True)
@@ -84,14 +89,14 @@ class WeightFiles:
             return sorted(set(self._index().values()))
         present = [n for n in (*PICKLED_FILES, *OTHER_FORMATS) if os.path.isfile(self.path(n))]
         if any(name in PICKLED_FILES for name in present):
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{self.path(present[0])}: a pickle, which tinytorch never loads (unpickling "
                 "runs code); convert the directory to safetensors with transformers: "
                 "GPT2LMHeadModel.from_pretrained(DIR).save_pretrained(DIR, "
                 "safe_serialization=True)"
             )
         other = f" (it holds {', '.join(present)}, which tinytorch does not read)"
-        raise CheckpointError(
+        raise PretrainedError(
             f"{self.directory}: no {WEIGHTS_FILE} or {INDEX_FILE}" + (other if present else "")
         )
 
@@ -101,17 +106,17 @@ class WeightFiles:
         try:
             data = read_json(path, limit=JSON_LIMIT)
         except ValueError as e:
-            raise CheckpointError(str(e)) from None
+            raise PretrainedError(str(e)) from None
         weight_map = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(weight_map, dict) or not weight_map:
-            raise CheckpointError(f'{path}: no "weight_map" of tensor names to shard files')
+            raise PretrainedError(f'{path}: no "weight_map" of tensor names to shard files')
         for tensor, shard in weight_map.items():
             if (
                 not isinstance(shard, str)
                 or os.path.basename(shard) != shard
                 or not shard.endswith(".safetensors")
             ):
-                raise CheckpointError(
+                raise PretrainedError(
                     f"{path}: tensor {tensor!r} is mapped to {shard!r}; shards must be "
                     ".safetensors files in the same directory"
                 )
@@ -122,12 +127,12 @@ class WeightFiles:
         tensor's size, so no read that follows can run past the end or be misshapen."""
         path = self.path(name)
         if not os.path.isfile(path):
-            raise CheckpointError(f"{path}: missing (listed in {INDEX_FILE})")
+            raise PretrainedError(f"{path}: missing (listed in {INDEX_FILE})")
         handle = self._handles[name] = open(path, "rb")  # noqa: SIM115 -- closed by close()
         size = os.fstat(handle.fileno()).st_size
 
-        def invalid(problem: str) -> CheckpointError:
-            return CheckpointError(f"{path}: not a valid safetensors file ({problem})")
+        def invalid(problem: str) -> PretrainedError:
+            return PretrainedError(f"{path}: not a valid safetensors file ({problem})")
 
         prefix = handle.read(8)
         header_length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
@@ -159,7 +164,7 @@ class WeightFiles:
                     f"fit {data_size} bytes of data"
                 )
             if tensor in self._tensors:
-                raise CheckpointError(
+                raise PretrainedError(
                     f"{path}: tensor {tensor!r} is also in {self._tensors[tensor].file}"
                 )
             self._tensors[tensor] = StoredTensor(dtype, tuple(shape), data_start + begin, name)
@@ -180,7 +185,7 @@ class WeightFiles:
     def check_dtype(self, tensor: str) -> None:
         dtype = self._tensors[tensor].dtype
         if dtype not in FILE_DTYPES:
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{self.file_of(tensor)}: tensor {tensor!r} has dtype {dtype}; tinytorch reads "
                 f"{', '.join(FILE_DTYPES)} (as float32)"
             )
@@ -198,7 +203,7 @@ class WeightFiles:
         handle = self._handles[stored.file]
         handle.seek(stored.start)
         if handle.readinto(memoryview(raw).cast("B")) != raw.nbytes:
-            raise CheckpointError(f"{self.file_of(tensor)}: truncated inside tensor {tensor!r}")
+            raise PretrainedError(f"{self.file_of(tensor)}: truncated inside tensor {tensor!r}")
         if stored.dtype == "BF16":  # the upper half of a float32: shift it into place
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
         array = raw.astype(np.float32, copy=False)
@@ -206,7 +211,7 @@ class WeightFiles:
             out[...] = array
             array = out
         if not np.isfinite(array).all():
-            raise CheckpointError(
+            raise PretrainedError(
                 f"{self.file_of(tensor)}: tensor {tensor!r} holds NaN or infinite values"
             )
         return array
