@@ -59,10 +59,10 @@ def load_pretrained(path: str | os.PathLike[str], dropout: float | None = None) 
         tokenizer = BPETokenizer.from_pretrained(path)
     except ValueError as e:  # a corrupt or unsupported tokenizer file, named in the message
         raise PretrainedError(str(e)) from None
-    if tokenizer.vocab_size > model.config.vocab_size:
+    if tokenizer.vocab_size != model.config.vocab_size:  # else generated ids may not decode
         raise PretrainedError(
-            f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model only "
-            f"{model.config.vocab_size} embeddings (config.json's vocab_size)"
+            f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model "
+            f"{model.config.vocab_size} (config.json's vocab_size); they must be equal"
         )
     return Pretrained(model, tokenizer, "bpe")
 
@@ -90,11 +90,6 @@ def init_from(
         raise TrainingError(
             f"--init-from {path}: its tokenizer is {start.tokenizer_kind!r}, not "
             f"{train_flags['tokenizer']!r} (a pretrained model keeps its tokenizer)"
-        )
-    if start.tokenizer.vocab_size != saved.vocab_size:
-        raise TrainingError(
-            f"--init-from {path}: its tokenizer has {start.tokenizer.vocab_size} tokens but the "
-            f"model {saved.vocab_size} embeddings; a run needs them equal"
         )
     changes = {
         name: model_flags[name]

@@ -244,6 +244,18 @@ def test_refusals_name_the_problem(gpt2_files, tmp_path, case) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_tokenizer_of_another_size_is_refused(gpt2_files, tmp_path) -> None:
+    def grow_vocabulary(arrays: dict) -> None:
+        wte = arrays["transformer.wte.weight"]
+        arrays["transformer.wte.weight"] = np.concatenate([wte, wte[:1]])
+
+    directory = _altered(gpt2_files.directory, tmp_path / "gpt2", config={"vocab_size": 1001},
+                         tensors=grow_vocabulary)
+    assert GPT.from_pretrained(directory).config.vocab_size == 1001  # the model alone loads
+    with pytest.raises(PretrainedError, match="the tokenizer has 1000 tokens but the model 1001"):
+        load_pretrained(directory)
+
+
 def test_a_tied_head_stored_anyway_is_accepted(gpt2_files, tmp_path, ids, theirs) -> None:
     def store_head(arrays: dict) -> None:
         arrays["lm_head.weight"] = arrays["transformer.wte.weight"].copy()

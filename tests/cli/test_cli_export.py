@@ -137,10 +137,12 @@ def test_init_from_starts_from_the_pretrained_weights(
 ) -> None:
     run = tmp_path / "run"
     train_test_run(run, "--init-from", str(gpt2_files.directory), "--text", str(text_file),
-                   "--steps", "1", "--lr", "1e-12", "--dropout", "0")
+                   "--steps", "1", "--lr", "1e-12", "--dropout", "0", "--max-seq-len", "48")
     pretrained = GPT.from_pretrained(gpt2_files.directory).state_dict()
+    table = "embedding.position_encoding.weight"
+    pretrained[table] = pretrained[table][:48]  # a shorter context keeps the first rows
     trained, _, config = load_run(run)
-    assert config.model.dropout == 0.0 and config.model.max_seq_len == 512
+    assert config.model.dropout == 0.0 and config.model.max_seq_len == 48
     for name, value in trained.state_dict().items():
         np.testing.assert_allclose(value, pretrained[name], atol=1e-6, err_msg=name)
 
