@@ -51,6 +51,11 @@ class _Zeros:
         return np.zeros(size, np.float32)
 
 
+def initializing() -> bool:
+    """False inside `uninitialized()`: an initialiser may skip work whose result is discarded."""
+    return not isinstance(_generator, _Zeros)
+
+
 @contextlib.contextmanager
 def uninitialized() -> Iterator[None]:
     """Build modules whose weights are about to be overwritten (loading pretrained weights):
