@@ -7,6 +7,7 @@ allocation or a traceback from deep inside a parser.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -69,9 +70,23 @@ def _read_up_to(f: Any, limit: int, chunk: int = 1 << 16) -> bytes:
     return b"".join(parts)
 
 
+def file_sha256(path: str | os.PathLike[str], chunk: int = 1 << 20) -> str:
+    """The sha256 of a file of any size, read in chunks (never whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while part := f.read(chunk):
+            digest.update(part)
+    return digest.hexdigest()
+
+
 def read_json(path: str | os.PathLike[str], *, limit: int, object_pairs_hook: Any = None) -> Any:
     """A JSON document, or a ValueError naming the file and what is wrong with it."""
-    raw = read_bytes(path, limit=limit)
+    return parse_json(read_bytes(path, limit=limit), path, object_pairs_hook=object_pairs_hook)
+
+
+def parse_json(raw: bytes, path: str | os.PathLike[str], *, object_pairs_hook: Any = None) -> Any:
+    """The JSON document in `raw`, read from `path` (named in errors): for a caller that also
+    hashes the bytes, so it checks the very bytes it parses."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

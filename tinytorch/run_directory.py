@@ -7,8 +7,9 @@ Layout of a run directory::
     tokenizer.json        the tokenizer's own versioned JSON
     model.safetensors     the model's state_dict() (tied weights under every name, like PyTorch)
     optimizer.safetensors the optimizer's arrays; its scalars live in trainer_state.json
-    trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, and the
-                          sha256 of the two .safetensors files it belongs with
+    trainer_state.json    step, losses, optimizer scalars, schedule, both RNG states, the
+                          sha256 of the two .safetensors files it belongs with and of the
+                          tokenizer, and how many metrics records it covers
     metrics.jsonl         one JSON object per logged step
     loss.png              train / validation curves
     *.safetensors.next    new weight files while a checkpoint is being committed (transient)
@@ -21,13 +22,14 @@ a crash or a full disk at any moment leaves one complete checkpoint, the new one
 one, and a resume continues from it. Only one process writes a run at a time: `create` and
 `resume` take an OS lock on the directory that dies with its holder, so a killed run never
 blocks the next one. A directory holding files tinytorch did not write is never modified.
+Everything read back is checked before it is used (the safetensors header before its data, see
+checkpoint_tensors; trainer_state.json key by key, see trainer_state_checks; metrics.jsonl line
+by line, see metrics_file), and damage is reported as `<file>: <key>: <what is wrong>`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -38,16 +40,23 @@ from typing import Any
 
 import numpy as np
 import safetensors.numpy
-from safetensors import SafetensorError
 
+from tinytorch.checkpoint_error import CheckpointError
+from tinytorch.checkpoint_tensors import Expected, read_checked_tensors
 from tinytorch.core.module import Module
-from tinytorch.files import atomic_write_bytes, read_bytes, read_json
+from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.schedules import LRSchedule
+from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
+from tinytorch.memory_budget import check_model_fits
+from tinytorch.metrics_file import read_metrics
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
+from tinytorch.run_lock import LOCK_FILE, RunLock
 from tinytorch.settings import SettingError
-from tinytorch.state_tree import TreeError, decode_tree, encode_tree
+from tinytorch.state_tree import decode_tree, encode_tree
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig
+from tinytorch.trainer_state_checks import METRICS_RECORDS, check_hashes, check_trainer_state
 
 FORMAT = "tinytorch.checkpoint"
 VERSION = 1
@@ -61,7 +70,6 @@ OPTIMIZER_FILE = "optimizer.safetensors"
 TRAINER_STATE_FILE = "trainer_state.json"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "loss.png"
-LOCK_FILE = ".tinytorch.lock"
 STAGED_SUFFIX = ".next"  # weight files of a checkpoint that is not committed yet
 WEIGHT_FILES = (MODEL_FILE, OPTIMIZER_FILE)
 RUN_FILES = (
@@ -73,16 +81,12 @@ RUN_FILES = (
     METRICS_FILE,
     PLOT_FILE,
 )
-# What atomic_write_bytes leaves behind when a process dies mid-write.
-_ORPHANED_TEMP = re.compile(r"^\..+\.[0-9a-f]{12}\.tmp$")
+# What atomic_write_bytes leaves behind when a process dies mid-writing one of our files.
+_ORPHANED_TEMP = re.compile(
+    r"^\.(" + "|".join(re.escape(name) for name in RUN_FILES) + r")\.[0-9a-f]{12}\.tmp$"
+)
 SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
-JSON_LIMIT = 64 * 2**20  # config, trainer state: a few kB to a few MB in practice
-METRICS_LIMIT = 512 * 2**20
-
-
-class CheckpointError(ValueError):
-    """A run directory that is missing, corrupt, in use, or does not match what it is loaded
-    into."""
+JSON_LIMIT = 64 * 2**20  # config, trainer state, tokenizer: a few kB to a few MB in practice
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,9 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
-        self._lock_fd: int | None = None
+        self._run_lock: RunLock | None = None
+        self._tokenizer_sha256: str | None = None  # of the tokenizer.json read or written
+        self._metrics_records: int | None = None  # logged records the checkpoint vouches for
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -134,9 +140,11 @@ class RunDirectory:
                     f"{run.path}: already holds a training run ({_listed(present)}); continue "
                     "it with --resume, or replace it with --overwrite"
                 )
-            for name in present:
-                if name in RUN_FILES:  # a user's own notes beside the run stay
-                    os.remove(run.file(name))
+            # config.json marks the directory as a run: removed last, so an interrupted
+            # overwrite leaves a run that --overwrite can replace, not files we would refuse.
+            # A user's own notes beside the run stay.
+            for name in sorted(set(present) & set(RUN_FILES), key=lambda n: n == CONFIG_FILE):
+                os.remove(run.file(name))
             run._remove_orphaned_temp_files()
         return run
 
@@ -165,28 +173,13 @@ class RunDirectory:
             raise CheckpointError(f"{self.path}: no such run directory")
 
     def _lock(self) -> None:
-        """Take the run's OS lock (it dies with this process), or say who holds it."""
-        fd = os.open(self.file(LOCK_FILE), os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as e:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "another process"
-            os.close(fd)
-            if e.errno not in (errno.EWOULDBLOCK, errno.EACCES):
-                raise
-            raise CheckpointError(
-                f"{self.path}: in use by process {holder} (another tinytorch training or export "
-                "of this run); wait for it to finish or choose another directory"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
-        self._lock_fd = fd
+        self._run_lock = RunLock.acquire(self.path)
 
     def close(self) -> None:
-        """Release the lock (the lock file stays: removing it would race with a new holder)."""
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        """Release the lock (see run_lock)."""
+        if self._run_lock is not None:
+            self._run_lock.release()
+            self._run_lock = None
 
     def __enter__(self) -> RunDirectory:
         return self
@@ -202,6 +195,8 @@ class RunDirectory:
         )
 
     def _holds_a_run(self) -> bool:
+        if not os.path.isfile(self.file(CONFIG_FILE)):
+            return False
         try:
             data = read_json(self.file(CONFIG_FILE), limit=JSON_LIMIT)
         except (OSError, ValueError):
@@ -246,15 +241,19 @@ class RunDirectory:
     # ---------------------------------------------------------------------- tokenizer
     def write_tokenizer(self, tokenizer: Tokenizer) -> None:
         tokenizer.save(self.file(TOKENIZER_FILE))  # atomic: tokenizers write that way
+        self._tokenizer_sha256 = file_sha256(self.file(TOKENIZER_FILE))
 
     def read_tokenizer(self, config: RunConfig) -> Tokenizer:
+        """The run's tokenizer; its sha256 is kept for the checkpoint's integrity record."""
         path = self.file(TOKENIZER_FILE)
         if not os.path.isfile(path):
             raise CheckpointError(f"{path}: missing (the run's tokenizer)")
         try:  # loading as the configured class also rejects a tokenizer of the other kind
-            tokenizer = TOKENIZER_CLASSES[config.tokenizer].load(path)
+            raw = read_bytes(path, limit=JSON_LIMIT)
+            tokenizer = TOKENIZER_CLASSES[config.tokenizer].from_bytes(raw, path)
         except ValueError as e:
             raise CheckpointError(f"{e} (config.json says tokenizer {config.tokenizer!r})") from e
+        self._tokenizer_sha256 = hashlib.sha256(raw).hexdigest()
         if tokenizer.vocab_size != config.model.vocab_size:
             raise CheckpointError(
                 f"{path}: vocabulary of {tokenizer.vocab_size} tokens, but the model has "
@@ -267,6 +266,7 @@ class RunDirectory:
         """A freshly initialised GPT of the configured shape, refused before allocating if the
         config declares a model that the weight file cannot hold."""
         self._check_declared_size(config.model)
+        check_model_fits(config.model, self.file(CONFIG_FILE))
         try:
             return GPT(config.model)
         except MemoryError:
@@ -291,29 +291,14 @@ class RunDirectory:
             )
 
     def read_weights(self, model: Module) -> str:
-        """Load model.safetensors into `model`, checking every name and shape; return its
-        sha256."""
-        path = self.file(MODEL_FILE)
-        tensors, sha = self._read_safetensors(MODEL_FILE, "the model weights")
-        expected = model.state_dict()
-        for key in expected:
-            if key not in tensors:
-                raise CheckpointError(f"{path}: tensor {key!r} is missing (config.json expects it)")
-        for key, value in tensors.items():
-            if key not in expected:
-                raise CheckpointError(
-                    f"{path}: unexpected tensor {key!r} (not in the config's model)"
-                )
-            if value.shape != expected[key].shape:
-                raise CheckpointError(
-                    f"{path}: tensor {key!r} has shape {value.shape}, config.json implies "
-                    f"{expected[key].shape}"
-                )
-            if value.dtype != expected[key].dtype:
-                raise CheckpointError(
-                    f"{path}: tensor {key!r} has dtype {value.dtype}, expected "
-                    f"{expected[key].dtype}"
-                )
+        """Load model.safetensors into `model`, checking every name, shape and value before
+        loading (float16 and bfloat16 weights load as float32); return its sha256."""
+        expected = Expected(
+            {name: (value.shape, value.dtype) for name, value in model.state_dict().items()},
+            origin=CONFIG_FILE,
+            stray="not in the config's model",
+        )
+        tensors, sha = self._read_tensors(MODEL_FILE, "the model weights", expected)
         model.load_state_dict(tensors)
         return sha
 
@@ -351,10 +336,13 @@ class RunDirectory:
         }
         for name, data in contents.items():
             atomic_write_bytes(self.file(name + STAGED_SUFFIX), data)
+        hashes = {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()}
+        hashes[TOKENIZER_FILE] = self._tokenizer_digest()
         payload = {
             "format": TRAINER_STATE_FORMAT,
             "version": VERSION,
-            "sha256": {name: hashlib.sha256(data).hexdigest() for name, data in contents.items()},
+            "sha256": hashes,
+            METRICS_RECORDS: len(metrics),  # so a resume notices records lost from the log
             "optimizer": optimizer_tree,
             **trainer_state,
         }
@@ -362,33 +350,41 @@ class RunDirectory:
         for name in contents:
             os.replace(self.file(name + STAGED_SUFFIX), self.file(name))
 
-    def read_training_state(self, model: Module) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Load the weights into `model` and return (optimizer state, trainer state).
+    def read_training_state(
+        self, model: Module, optimizer: Optimizer, schedule: LRSchedule
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Load the weights into `model` and return (optimizer state, trainer state), both
+        checked against the live `optimizer` and `schedule` (see trainer_state_checks).
 
         First settles a checkpoint write that a crash interrupted (`_finish_commit`), then
-        refuses weight files other than the ones trainer_state.json vouches for.
+        refuses weight, optimizer and tokenizer files other than the ones trainer_state.json
+        vouches for. Runs saved before the tokenizer was vouched for resume without that check.
         """
         state_path = self.file(TRAINER_STATE_FILE)
         state = self._read_json(TRAINER_STATE_FILE, "nothing to resume: no completed checkpoint")
         _check_header(state, state_path, TRAINER_STATE_FORMAT)
-        hashes = state.get("sha256")
-        if not isinstance(hashes, dict) or "optimizer" not in state:
-            raise CheckpointError(f"{state_path}: incomplete trainer state (no sha256/optimizer)")
+        hashes = state.pop("sha256", None)
+        check_hashes(hashes, WEIGHT_FILES, TOKENIZER_FILE, state_path)
         self._finish_commit(hashes)
+        del state["format"], state["version"]
         model_sha = self.read_weights(model)
-        arrays, optimizer_sha = self._read_safetensors(OPTIMIZER_FILE, "the optimizer state")
-        for name, sha in ((MODEL_FILE, model_sha), (OPTIMIZER_FILE, optimizer_sha)):
-            if hashes.get(name) != sha:
+        array_specs = check_trainer_state(state, optimizer, schedule, state_path)
+        self._metrics_records = state.pop(METRICS_RECORDS, None)
+        arrays, optimizer_sha = self._read_tensors(
+            OPTIMIZER_FILE,
+            "the optimizer state",
+            Expected(array_specs, TRAINER_STATE_FILE, f"{TRAINER_STATE_FILE} does not refer to it"),
+        )
+        found = {MODEL_FILE: model_sha, OPTIMIZER_FILE: optimizer_sha}
+        if TOKENIZER_FILE in hashes:
+            found[TOKENIZER_FILE] = self._tokenizer_digest()
+        for name, sha in found.items():
+            if hashes[name] != sha:
                 raise CheckpointError(
                     f"{self.file(name)}: does not belong to {TRAINER_STATE_FILE} (changed, or "
                     "copied from another checkpoint); cannot resume bit-exactly"
                 )
-        try:
-            optimizer_state = decode_tree(state.pop("optimizer"), arrays, self.file(OPTIMIZER_FILE))
-        except TreeError as e:
-            raise CheckpointError(str(e)) from None
-        for key in ("format", "version", "sha256"):
-            del state[key]
+        optimizer_state = decode_tree(state.pop("optimizer"), arrays, self.file(OPTIMIZER_FILE))
         return optimizer_state, state
 
     def _finish_commit(self, hashes: Mapping[str, Any]) -> None:
@@ -402,9 +398,7 @@ class RunDirectory:
             staged = self.file(name + STAGED_SUFFIX)
             if not os.path.isfile(staged):
                 continue
-            with open(staged, "rb") as f:
-                committed = hashlib.sha256(f.read()).hexdigest() == hashes.get(name)
-            if committed:
+            if file_sha256(staged) == hashes[name]:
                 os.replace(staged, self.file(name))
             else:
                 os.remove(staged)
@@ -414,27 +408,20 @@ class RunDirectory:
         lines = "".join(json.dumps(r) + "\n" for r in records)
         atomic_write_bytes(self.file(METRICS_FILE), lines.encode("utf-8"))
 
-    def read_metrics(self) -> list[dict[str, Any]]:
+    def read_metrics(self, up_to_step: int | None = None) -> list[dict[str, Any]]:
+        """The logged records (those up to a checkpoint's step, for a resume: later ones belong
+        to steps that will be trained again), as many as the checkpoint recorded."""
         path = self.file(METRICS_FILE)
-        if not os.path.isfile(path):
-            return []
-        try:
-            text = read_bytes(path, limit=METRICS_LIMIT).decode("utf-8")
-        except (ValueError, UnicodeDecodeError) as e:
-            raise CheckpointError(f"{path}: unreadable ({e})") from None
-        records = []
-        for number, line in enumerate(text.splitlines(), 1):
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise CheckpointError(f"{path}: line {number} is not JSON ({e})") from e
-            if not isinstance(record, dict) or not isinstance(record.get("step"), int):
-                raise CheckpointError(f"{path}: line {number} has no integer 'step'")
-            loss = record.get("train_loss")
-            if isinstance(loss, bool) or not isinstance(loss, (int, float)):
-                raise CheckpointError(f"{path}: line {number} has no numeric 'train_loss'")
-            records.append(record)
-        return records
+        records = read_metrics(path)
+        if up_to_step is None:
+            return records
+        kept = [r for r in records if r["step"] <= up_to_step]
+        if self._metrics_records not in (None, len(kept)):
+            raise CheckpointError(
+                f"{path}: holds {len(kept)} records up to step {up_to_step}, but "
+                f"{TRAINER_STATE_FILE} recorded {self._metrics_records} (lines lost or added)"
+            )
+        return kept
 
     def write_plot(self, png: bytes) -> None:
         atomic_write_bytes(self.file(PLOT_FILE), png)
@@ -442,27 +429,29 @@ class RunDirectory:
     # ------------------------------------------------------------------------ reading
     def _read_json(self, name: str, what: str) -> Any:
         path = self.file(name)
+        if os.path.exists(path) and not os.path.isfile(path):  # opening a FIFO would block
+            raise CheckpointError(f"{path}: not a regular file ({what})")
         try:
             return read_json(path, limit=JSON_LIMIT)
         except FileNotFoundError:
             raise CheckpointError(f"{path}: missing ({what})") from None
-        except IsADirectoryError:
-            raise CheckpointError(f"{path}: is a directory, not a file ({what})") from None
         except ValueError as e:
             raise CheckpointError(str(e)) from None
 
-    def _read_safetensors(self, name: str, what: str) -> tuple[dict[str, np.ndarray], str]:
-        """Tensors of a safetensors file and its sha256; never unpickles anything."""
-        path = self.file(name)
-        if not os.path.isfile(path):
-            raise CheckpointError(f"{path}: missing ({what})")
-        with open(path, "rb") as f:
-            raw = f.read()
+    def _read_tensors(
+        self, name: str, what: str, expected: Expected
+    ) -> tuple[dict[str, np.ndarray], str]:
+        """Tensors of a safetensors file, header checked first (see checkpoint_tensors), and
+        its sha256; never unpickles anything."""
         try:
-            tensors = safetensors.numpy.load(raw)
-        except SafetensorError as e:
-            raise CheckpointError(f"{path}: not a valid safetensors file ({e})") from e
-        return tensors, hashlib.sha256(raw).hexdigest()
+            return read_checked_tensors(self.file(name), expected)
+        except FileNotFoundError:
+            raise CheckpointError(f"{self.file(name)}: missing ({what})") from None
+
+    def _tokenizer_digest(self) -> str:
+        if self._tokenizer_sha256 is None:
+            self._tokenizer_sha256 = file_sha256(self.file(TOKENIZER_FILE))
+        return self._tokenizer_sha256
 
 
 def load_run(path: str | os.PathLike[str]) -> tuple[GPT, Tokenizer, RunConfig]:

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import math
 import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,22 +28,24 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from tinytorch.core.autograd import no_grad
-from tinytorch.core.checks import is_int, is_number
 from tinytorch.core.optimizers import AdamW, WarmupCosineSchedule, clip_grad_norm_
 from tinytorch.core.random import get_rng_state, manual_seed, set_rng_state
 from tinytorch.data import get_batch
+from tinytorch.interrupts import sigint_sets_flag
 from tinytorch.loss_plot import loss_plot_png
+from tinytorch.memory_budget import check_training_fits
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
 from tinytorch.pretrained import init_from
-from tinytorch.run_directory import TRAINER_STATE_FILE, CheckpointError, RunConfig, RunDirectory
+from tinytorch.run_directory import CONFIG_FILE, RunConfig, RunDirectory
 from tinytorch.train_config import (
     TrainConfig,
     TrainingError,
     new_run_configs,
     resumed_run_configs,
+    text_sha256,
 )
-from tinytorch.training_data import TrainingData, hash_of_text_file, prepare_data
+from tinytorch.training_data import TrainingData, prepare_data, read_training_text
 
 __all__ = ["TrainResult", "Trainer", "TrainingError", "TrainingInterrupted", "run"]
 
@@ -154,24 +154,21 @@ class Trainer:
             ) from e
 
     def restore(self) -> None:
-        """Continue from the run directory's checkpoint (weights are validated on reading)."""
-        optimizer_state, state = self.run_dir.read_training_state(self.model)
-        path = self.run_dir.file(TRAINER_STATE_FILE)
-        _check_trainer_state(state, path)
-        try:
-            self.optimizer.load_state_dict(optimizer_state)
-            # The schedule was built with this run's total (--steps may have raised it).
-            self.schedule.load_state_dict(state["schedule"])
-            set_rng_state(state["tinytorch_rng"])
-            self.data_rng.bit_generator.state = state["data_rng"]
-            self.step = state["step"]
-            self.best_val_loss, self.last_val_loss = state["best_val_loss"], state["last_val_loss"]
-            self.last_val_bits = state["last_val_bits_per_char"]
-            self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
-        except (KeyError, TypeError, ValueError) as e:
-            raise CheckpointError(f"{path}: unusable trainer state ({e!r})") from e
+        """Continue from the run directory's checkpoint (every file is validated on reading)."""
+        optimizer_state, state = self.run_dir.read_training_state(
+            self.model, self.optimizer, self.schedule
+        )
+        self.optimizer.load_state_dict(optimizer_state)
+        # The schedule was built with this run's total (--steps may have raised it).
+        self.schedule.load_state_dict(state["schedule"])
+        set_rng_state(state["tinytorch_rng"])
+        self.data_rng.bit_generator.state = state["data_rng"]
+        self.step = state["step"]
+        self.best_val_loss, self.last_val_loss = state["best_val_loss"], state["last_val_loss"]
+        self.last_val_bits = state["last_val_bits_per_char"]
+        self.loss_sum, self.loss_count = state["loss_sum"], state["loss_count"]
         # Records logged after the checkpoint belong to steps that will be trained again.
-        self.metrics = [r for r in self.run_dir.read_metrics() if r["step"] <= self.step]
+        self.metrics = self.run_dir.read_metrics(up_to_step=self.step)
         self.last_checkpoint_step = self.step
 
     # ------------------------------------------------------------------------- steps
@@ -289,47 +286,6 @@ class Trainer:
         return out
 
 
-def _check_trainer_state(state: dict[str, Any], path: str) -> None:
-    """The counters of a trainer state to resume from, checked by name before any is used.
-
-    The hashes vouch for the weight files, not for trainer_state.json itself: a damaged or
-    hand-edited one must fail here, not as a TypeError mid-run or a run resumed at step -4.
-    """
-    rules = {
-        "step": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
-        "loss_count": (lambda v: is_int(v) and v >= 0, "an integer >= 0"),
-        "loss_sum": (is_number, "a number"),
-        "best_val_loss": (lambda v: v is None or is_number(v), "a number or null"),
-        "last_val_loss": (lambda v: v is None or is_number(v), "a number or null"),
-        "last_val_bits_per_char": (lambda v: v is None or is_number(v), "a number or null"),
-    }
-    for key, (valid, allowed) in rules.items():
-        if key not in state:
-            raise CheckpointError(f"{path}: {key!r} is missing")
-        if not valid(state[key]):
-            raise CheckpointError(f"{path}: {key!r} must be {allowed}, got {state[key]!r}")
-
-
-@contextmanager
-def _sigint_sets_flag() -> Iterator[Callable[[], bool]]:
-    """First Ctrl-C asks the loop to stop after the current step; a second one interrupts."""
-    requested = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield requested.is_set
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        if requested.is_set():
-            raise KeyboardInterrupt
-        requested.set()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield requested.is_set
-    finally:
-        signal.signal(signal.SIGINT, previous)
-
-
 # --------------------------------------------------------------------------- entry point
 def run(
     out_dir: str,
@@ -347,10 +303,11 @@ def run(
     echo = echo or (lambda line: tqdm.write(line, file=sys.stdout))
     started = time.perf_counter()
     model_flags, train_flags = _split_flags(flags)
-    text_hash = None
+    text = text_hash = None
     if train_flags.get("text") is not None:
         train_flags["text"] = os.path.abspath(train_flags["text"])
-        text_hash = hash_of_text_file(train_flags["text"])
+        text = read_training_text(train_flags["text"])  # once: a pipe cannot be read twice
+        text_hash = text_sha256(text)
     if train_flags.get("init_from") is not None:
         train_flags["init_from"] = os.path.abspath(train_flags["init_from"])
     start = None
@@ -360,6 +317,7 @@ def run(
         model_config, train_config = new_run_configs(model_flags, train_flags, text_hash)
         if train_config.init_from is not None:  # the model and tokenizer are DIR's
             start, model_config, train_config = init_from(train_config, model_flags, train_flags)
+        check_training_fits(model_config, train_config, saved_in=None)
         run_dir = RunDirectory.create(out_dir, overwrite=overwrite)
     with run_dir:
         if resume:
@@ -367,12 +325,13 @@ def run(
             model_config, train_config = resumed_run_configs(
                 saved.model, saved.train, model_flags, train_flags, text_hash
             )
+            check_training_fits(model_config, train_config, saved_in=run_dir.file(CONFIG_FILE))
             model = run_dir.build_model(saved)
             tokenizer = run_dir.read_tokenizer(saved)
-            data = prepare_data(train_config, model_config.max_seq_len, tokenizer)
+            data = prepare_data(train_config, model_config.max_seq_len, tokenizer, text)
         else:
             tokenizer = None if start is None else start.tokenizer  # None: train one
-            data = prepare_data(train_config, model_config.max_seq_len, tokenizer)
+            data = prepare_data(train_config, model_config.max_seq_len, tokenizer, text)
             model_config = replace(model_config, vocab_size=data.tokenizer.vocab_size)
             manual_seed(train_config.seed)
             model = GPT(model_config) if start is None else start.model
@@ -399,7 +358,7 @@ def run(
         # preset step: ~150 ms with one thread, 125-150 ms with two when idle, 1000+ ms with
         # two under load).
         with threadpool_limits(limits=1, user_api="blas"):
-            with _sigint_sets_flag() as stop_requested:
+            with sigint_sets_flag() as stop_requested:
                 trainer.fit(stop_requested)
             samples = trainer.samples()
     for prompt, sample in zip(data.prompts, samples, strict=True):

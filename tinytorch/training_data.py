@@ -38,18 +38,18 @@ def read_training_text(path: str) -> str:
         raise TrainingError(str(e)) from e
 
 
-def hash_of_text_file(path: str) -> str:
-    return text_sha256(read_training_text(path))
-
-
-def split_text(config: TrainConfig) -> tuple[str, str, float | None]:
+def split_text(config: TrainConfig, text: str | None = None) -> tuple[str, str, float | None]:
     """(training text, validation text, the corpus's entropy floor or None) of a run: the
-    built-in corpus regenerated from its seed, or the user's text checked against its hash."""
+    built-in corpus regenerated from its seed, or the user's text checked against its hash.
+
+    `text` is the content of `config.text` if the caller has read it already: a pipe or a
+    process substitution (`--text /dev/stdin`, `<(cmd)`) can be read only once.
+    """
     if config.text is None:
         corpus = generate_corpus(config.corpus_chars, seed=0)
         train_text, val_text = corpus.split(VAL_FRACTION)
         return train_text, val_text, corpus.entropy_bits_per_char
-    text = read_training_text(config.text)
+    text = read_training_text(config.text) if text is None else text
     if text_sha256(text) != config.text_sha256:
         raise TrainingError(f"{config.text} changed since this run started; cannot resume")
     cut = int(len(text) * (1.0 - VAL_FRACTION))
@@ -57,10 +57,16 @@ def split_text(config: TrainConfig) -> tuple[str, str, float | None]:
 
 
 def prepare_data(
-    config: TrainConfig, block_size: int, tokenizer: Tokenizer | None = None
+    config: TrainConfig,
+    block_size: int,
+    tokenizer: Tokenizer | None = None,
+    text: str | None = None,
 ) -> TrainingData:
-    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice."""
-    train_text, val_text, floor = split_text(config)
+    """Split the text, build (or reuse) the tokenizer, fix the evaluation slice.
+
+    `text`: the content of `config.text` if the caller has read it already (see `split_text`).
+    """
+    train_text, val_text, floor = split_text(config, text)
     if tokenizer is None:
         if config.tokenizer == "bpe":
             tokenizer = BPETokenizer.train(train_text, config.bpe_vocab_size)

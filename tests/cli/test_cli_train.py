@@ -134,8 +134,10 @@ def test_second_ctrl_c_stops_at_once_and_keeps_last_checkpoint(
         "tinytorch: interrupted; the last saved checkpoint is intact"
     ]
     assert _saved_step(tmp_path) == 3  # the evaluation checkpoint before the interrupt
-    state = rd.RunDirectory(tmp_path).read_training_state(rd.load_run(tmp_path)[0])
-    assert state[1]["step"] == 3
+    model, _, config = rd.load_run(tmp_path)
+    trainer = train.Trainer(config.train, rd.RunDirectory(tmp_path), None, model, print)  # type: ignore[arg-type]
+    trainer.restore()  # the checkpoint is complete
+    assert trainer.step == 3
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(

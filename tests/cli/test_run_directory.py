@@ -12,15 +12,17 @@ import pytest
 import safetensors.numpy
 
 from tinytorch import run_directory as rd
-from tinytorch.core.optimizers import AdamW
 from tinytorch.core.random import manual_seed
 from tinytorch.files import atomic_write_bytes
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError, RunConfig, RunDirectory, load_run
+from tinytorch.state_tree import decode_tree, encode_tree
 from tinytorch.text.tokenization import CharTokenizer
+from tinytorch.train import Trainer
 from tinytorch.train_config import TrainConfig
 
 SMALL = dict(vocab_size=10, embed_dim=8, num_layers=1, num_heads=2, max_seq_len=6)
+TRAIN = TrainConfig(steps=2, warmup_steps=0)
 
 
 def _make_model() -> GPT:
@@ -28,33 +30,42 @@ def _make_model() -> GPT:
     return GPT(**SMALL)
 
 
-def _trained_optimizer(model: GPT) -> AdamW:
-    """An AdamW with two groups and real moment state after two steps."""
-    params = list(model.parameters())
-    optimizer = AdamW(
-        [{"params": params[:3], "weight_decay": 0.1}, {"params": params[3:], "weight_decay": 0.0}],
-        lr=1e-2,
-        betas=(0.9, 0.95),
-    )
+def _trainer(run_dir: Path, model: GPT, steps: int = 0) -> Trainer:
+    """A Trainer of `model` over `run_dir` after `steps` real AdamW steps (on fixed ids; these
+    tests never need training data)."""
+    trainer = Trainer(TRAIN, RunDirectory(run_dir), None, model, print)  # type: ignore[arg-type]
     ids = np.array([[1, 2, 3, 4, 5, 6]])
-    for _ in range(2):
+    for _ in range(steps):
         _, loss = model(ids[:, :-1], ids[:, 1:])
-        optimizer.zero_grad()
+        trainer.optimizer.zero_grad()
         loss.backward()
-        optimizer.step()
-    return optimizer
+        trainer.optimizer.step()
+        trainer.schedule.step()
+        trainer.step += 1
+    return trainer
+
+
+def _commit(trainer: Trainer) -> None:
+    trainer.run_dir.commit_checkpoint(
+        trainer.model, trainer.optimizer.state_dict(), trainer.trainer_state(), []
+    )
+
+
+def _restored(run_dir: Path, model: GPT | None = None) -> Trainer:
+    trainer = _trainer(run_dir, model or GPT(**SMALL))
+    trainer.restore()
+    return trainer
 
 
 @pytest.fixture
 def run_dir(tmp_path: Path) -> Path:
-    """A complete checkpoint written through the public functions."""
+    """A complete checkpoint of step 2, written through the public functions."""
     model = _make_model()
-    optimizer = _trained_optimizer(model)
-    config = RunConfig(model=model.config, train=TrainConfig(steps=2, warmup_steps=0))
+    config = RunConfig(model=model.config, train=TRAIN)
     run = RunDirectory(tmp_path)
     run.write_config(config)
     run.write_tokenizer(CharTokenizer("abcdef"))
-    run.commit_checkpoint(model, optimizer.state_dict(), {"step": 2}, [])
+    _commit(_trainer(tmp_path, model, steps=2))
     return tmp_path
 
 
@@ -106,29 +117,29 @@ def test_checkpoint_write_that_fails_midway_keeps_previous_checkpoint_loadable(
 
     monkeypatch.setattr(os, "replace", replace)
     with pytest.raises(OSError, match="disk full"):
-        RunDirectory(run_dir).commit_checkpoint(model, {"state": {}}, {"step": 3}, [])
+        _commit(_trainer(run_dir, model, steps=1))
     monkeypatch.undo()
     assert _leftovers(run_dir) == []
     for name in (rd.TRAINER_STATE_FILE, rd.MODEL_FILE, rd.OPTIMIZER_FILE):
         assert (run_dir / name).read_bytes() == before[name]  # the previous checkpoint is intact
     # ... and still resumes; the staged new model file of the failed save is discarded.
-    _, state = RunDirectory(run_dir).read_training_state(_make_model())
-    assert state["step"] == 2
+    assert _restored(run_dir).step == 2
     assert not (run_dir / (rd.MODEL_FILE + rd.STAGED_SUFFIX)).exists()
 
 
 # ------------------------------------------------------------------------------ round trips
 def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
-    model = _make_model()
-    optimizer = _trained_optimizer(model)
-    expected = optimizer.state_dict()
-    RunDirectory(run_dir).commit_checkpoint(model, expected, {"step": 7, "note": [1, 2.5]}, [])
+    saved = _trainer(run_dir, _make_model(), steps=2)
+    saved.loss_sum, saved.loss_count = 2.5, 1
+    saved.best_val_loss, saved.last_val_loss, saved.last_val_bits = 1.25, 1.5, 2.0
+    expected = saved.optimizer.state_dict()
+    _commit(saved)
 
-    fresh = GPT(**SMALL)
-    loaded_opt, state = RunDirectory(run_dir).read_training_state(fresh)
-    assert state == {"step": 7, "note": [1, 2.5]}
-    for name, value in model.state_dict().items():
-        np.testing.assert_array_equal(fresh.state_dict()[name], value)
+    fresh = _restored(run_dir)
+    assert fresh.trainer_state() == saved.trainer_state()
+    for name, value in saved.model.state_dict().items():
+        np.testing.assert_array_equal(fresh.model.state_dict()[name], value)
+    loaded_opt = fresh.optimizer.state_dict()
     assert loaded_opt["param_groups"] == expected["param_groups"]  # tuples stay tuples
     assert isinstance(loaded_opt["param_groups"][0]["betas"], tuple)
     assert set(loaded_opt["state"]) == set(expected["state"])  # int keys stay ints
@@ -143,11 +154,12 @@ def test_training_state_round_trip_is_exact(run_dir: Path) -> None:
                 assert got == value
 
 
-def test_numpy_scalars_keep_their_dtype(tmp_path: Path) -> None:
-    model = _make_model()
+def test_numpy_scalars_keep_their_dtype() -> None:
     state = {"scale": np.float32(0.1), "count": np.int64(3), "plain": 0.1}
-    RunDirectory(tmp_path).commit_checkpoint(model, state, {}, [])
-    loaded, _ = RunDirectory(tmp_path).read_training_state(GPT(**SMALL))
+    arrays: dict[str, np.ndarray] = {}
+    encoded = encode_tree(state, "optimizer", arrays)
+    stored = safetensors.numpy.save(arrays)  # the arrays go through a safetensors file
+    loaded = decode_tree(json.loads(json.dumps(encoded)), safetensors.numpy.load(stored), "f")
     assert loaded["scale"] == np.float32(0.1) and type(loaded["scale"]) is np.float32
     assert type(loaded["count"]) is np.int64
     assert type(loaded["plain"]) is float
@@ -266,4 +278,4 @@ def test_missing_directory_and_missing_files_are_reported(run_dir: Path, tmp_pat
         load_run(tmp_path / "nowhere")
     (run_dir / rd.OPTIMIZER_FILE).unlink()
     with pytest.raises(CheckpointError, match=r"optimizer\.safetensors: missing"):
-        RunDirectory(run_dir).read_training_state(GPT(**SMALL))
+        _restored(run_dir)

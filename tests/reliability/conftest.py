@@ -10,7 +10,9 @@ import json
 import pickle
 import shutil
 import struct
-from collections.abc import Callable
+import tracemalloc
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +91,21 @@ def huge_tensor_safetensors() -> bytes:
         {"w": {"dtype": "F32", "shape": [10**6, 10**6], "data_offsets": [0, 4 * 10**12]}}
     ).encode()
     return struct.pack("<Q", len(header)) + header + bytes(16)
+
+
+@contextmanager
+def _peak_allocation() -> Iterator[list[int]]:
+    result: list[int] = []
+    tracemalloc.start()
+    try:
+        yield result
+    finally:
+        result.append(tracemalloc.get_traced_memory()[1])
+        tracemalloc.stop()
+
+
+@pytest.fixture
+def peak_allocation() -> Callable[[], AbstractContextManager[list[int]]]:
+    """`with peak_allocation() as peak:` ... then `peak[0]` is the peak number of bytes allocated
+    inside the block (tracemalloc sees every buffer NumPy and Python allocate)."""
+    return _peak_allocation

@@ -9,23 +9,28 @@ every row must have a case and every case a row.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
 import safetensors.numpy
 
+from tinytorch import memory_budget
 from tinytorch import run_directory as rd
 from tinytorch.cli import UsageError, build_parser
 from tinytorch.core.attention import MultiHeadAttention, scaled_dot_product_attention
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
+from tinytorch.core.tensor import Tensor
 from tinytorch.data import get_batch, load_text
 from tinytorch.hf_export import ExportError, export_gpt2, export_run
 from tinytorch.inspection import inspect_run
@@ -217,6 +222,45 @@ def _load_edited_hf_tokenizer(*keys_then_value: Any) -> Callable[[Scratch], Any]
     return trigger
 
 
+# ------------------------------------------------- helpers of the reliability round 2 cases
+def _train_into_a_model_folder(s: Scratch) -> Any:
+    folder = s.dir / "gpt2"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors", "tokenizer.json"):
+        (folder / name).write_text("{}")
+    return _cli("train", "--preset", "test", "--out", str(folder))
+
+
+def _a_second_writer(s: Scratch) -> Any:
+    """The run is held (the lock file names its holder, here a made-up pid 4242)."""
+    run = s.run_copy()
+    with rd.RunDirectory.resume(run):
+        (run / rd.LOCK_FILE).write_text("4242")
+        return _resume(run)
+
+
+def _set_group(index: int, key: str, value: Any) -> Callable[[Path], None]:
+    return lambda p: _edit_json(
+        p, lambda d: d["optimizer"]["param_groups"][index].__setitem__(key, value)
+    )
+
+
+def _vouched(
+    name: str, edit: Callable[[dict[str, np.ndarray]], None], then: Callable[[Path], Any] = _resume
+) -> Callable[[Scratch], Any]:
+    """A trigger: rewrite the tensors of `name` and record its new sha256 in the trainer state,
+    so the content checks, not the hash, must refuse it."""
+
+    def trigger(s: Scratch) -> Any:
+        run = s.run_copy()
+        _rewrite_tensors(edit)(run / name)
+        digest = hashlib.sha256((run / name).read_bytes()).hexdigest()
+        _edit_json(run / rd.TRAINER_STATE_FILE, lambda d: d["sha256"].__setitem__(name, digest))
+        return then(run)
+
+    return trigger
+
+
 def _rank_file(s: Scratch, *lines: str) -> Path:
     byte_lines = [f"{base64.b64encode(bytes([b])).decode()} {b}" for b in range(256)]
     return s.file("r.tiktoken", "\n".join([*byte_lines, *lines]) + "\n")
@@ -225,6 +269,81 @@ def _rank_file(s: Scratch, *lines: str) -> Path:
 def _save_pretrained_over_a_run(s: Scratch) -> Any:
     run = s.run_copy()
     Tokenizer.load(run / "tokenizer.json").save_pretrained(run)
+
+
+def _transpose_moment(tensors: dict[str, np.ndarray]) -> None:
+    tensors["optimizer.state.0.exp_avg"] = tensors["optimizer.state.0.exp_avg"].T.copy()
+
+
+def _add_stray_tensor(tensors: dict[str, np.ndarray]) -> None:
+    tensors["stowaway"] = np.zeros(3, np.float32)
+
+
+def _nan_in_a_weight(tensors: dict[str, np.ndarray]) -> None:
+    tensors["ln_f.weight"][7] = np.nan
+
+
+def _swap_a_character(path: Path) -> None:
+    """The last character replaced by the next code point: the same size, other text."""
+    vocab = json.loads(path.read_text())["vocab"]
+    chars = sorted(vocab, key=vocab.get)[4:]
+    CharTokenizer("".join(chars[:-1]) + chr(ord(chars[-1]) + 1)).save(path)
+
+
+def _append_line(line: str) -> Callable[[Path], None]:
+    return lambda path: path.write_text(path.read_text() + line + "\n")
+
+
+def _sparse_2_gib(path: Path) -> Path:
+    with open(path, "wb") as f:
+        f.truncate(2 * 2**30)
+    return path
+
+
+def _header_and_data(path: Path) -> tuple[dict, bytes]:
+    raw = path.read_bytes()
+    (length,) = struct.unpack("<Q", raw[:8])
+    return json.loads(raw[8 : 8 + length]), raw[8 + length :]
+
+
+def _write_header(path: Path, header: dict | bytes, data: bytes) -> None:
+    text = header if isinstance(header, bytes) else json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data)
+
+
+def _float8_weights(path: Path) -> None:
+    header, data = _header_and_data(path)
+    header["ln_f.bias"]["dtype"] = "F8_E4M3"
+    _write_header(path, header, data)
+
+
+def _garbled_header(path: Path) -> None:
+    header, data = _header_and_data(path)
+    _write_header(path, json.dumps(header).encode()[:-1] + b"\xff", data)
+
+
+def _overlapping(path: Path) -> None:
+    """The second tensor's data starts 4 bytes inside the first's."""
+    header, data = _header_and_data(path)
+    second = sorted(header, key=lambda name: header[name]["data_offsets"][0])[1]
+    header[second]["data_offsets"] = [offset - 4 for offset in header[second]["data_offsets"]]
+    _write_header(path, header, data)
+
+
+def _on_a_16_gib_machine(trigger: Callable[[Scratch], Any]) -> Callable[[Scratch], Any]:
+    def on_16_gib(s: Scratch) -> Any:
+        with mock.patch.object(memory_budget, "memory_limit", return_value=16 * 2**30):
+            return trigger(s)
+
+    return on_16_gib
+
+
+def _train_a_huge_batch(s: Scratch) -> Any:
+    return _cli("train", "--preset", "test", "--batch-size", str(10**9), "--out", str(s.dir / "r"))
+
+
+def _config_model_values(**values: Any) -> Callable[[Path], None]:
+    return lambda path: _edit_json(path, lambda d: d["model"].update(values))
 
 
 def _gpt2_dir(
@@ -584,10 +703,6 @@ CASES = [
             _rank_file(s, f"{base64.b64encode(b'abc').decode()} 256")
         ),
     ),
-    Case(
-        "tokenizer-file-too-large",
-        lambda s: Tokenizer.load(s.file("big.json", b" " * (32 * 2**20 + 1))),
-    ),
     Case("decode-id-gap", lambda s: BPETokenizer([], {"<pad>": 300}).decode([97, 299])),
     Case("save-pretrained-over-a-run", _save_pretrained_over_a_run),
     # ------------------------------------------------------------ n-gram baseline
@@ -611,6 +726,85 @@ CASES = [
             lambda run: inspect_run(run, echo=_quiet),
         ),
     ),
+    # ------------------------------------------- run directories: ownership and the lock
+    Case("out-empty", lambda s: _cli("train", "--preset", "test", "--out", "")),
+    Case(
+        "out-is-a-file",
+        lambda s: _cli("train", "--preset", "test", "--out", str(s.file("f", "mine"))),
+    ),
+    Case(
+        "out-holds-a-run", lambda s: _cli("train", "--preset", "test", "--out", str(s.run_copy()))
+    ),
+    Case("out-holds-foreign-files", _train_into_a_model_folder),
+    Case("out-in-use", _a_second_writer),
+    # ---------------------------------------------- resuming: everything read back is checked
+    Case(
+        "resume-optimizer-state-emptied",
+        _in_run("trainer_state.json", _set_in("optimizer", "state", {}), _resume),
+    ),
+    Case(
+        "resume-optimizer-hyperparameter-differs",
+        _in_run("trainer_state.json", _set_group(1, "maximize", True), _resume),
+    ),
+    Case(
+        "resume-rng-state-damaged",
+        _in_run("trainer_state.json", _set_in("data_rng", "bit_generator", "MT19937"), _resume),
+    ),
+    Case(
+        "resume-schedule-disagrees",
+        _in_run("trainer_state.json", _set_in("schedule", "last_step", 2), _resume),
+    ),
+    Case(
+        "resume-counters-disagree",
+        _in_run("trainer_state.json", _set("loss_count", 7), _resume),
+    ),
+    Case(
+        "resume-trainer-state-unknown-key", _in_run("trainer_state.json", _set("wings", 2), _resume)
+    ),
+    Case(
+        "resume-integrity-record-damaged",
+        _in_run("trainer_state.json", _set_in("sha256", "tokenizer.json", "ABC"), _resume),
+    ),
+    Case("resume-optimizer-array-shape", _vouched("optimizer.safetensors", _transpose_moment)),
+    Case("resume-optimizer-array-stray", _vouched("optimizer.safetensors", _add_stray_tensor)),
+    Case("resume-tokenizer-swapped", _in_run("tokenizer.json", _swap_a_character, _resume)),
+    Case(
+        "resume-metrics-lines-lost", _in_run("metrics.jsonl", lambda p: p.write_text(""), _resume)
+    ),
+    Case(
+        "resume-metrics-bad-value",
+        _in_run("metrics.jsonl", _append_line('{"step": 4, "train_loss": 1.0, "lr": -1}'), _resume),
+    ),
+    Case(
+        "resume-metrics-step-order",
+        _in_run("metrics.jsonl", _append_line('{"step": 2, "train_loss": 1.0}'), _resume),
+    ),
+    Case("resume-json-file-too-large", _in_run("trainer_state.json", _sparse_2_gib, _resume)),
+    # ------------------------------------------------ weight files, sizes, numbers, shapes
+    Case("weights-nan", _vouched("model.safetensors", _nan_in_a_weight, then=_load_model)),
+    Case("weights-unknown-dtype", _in_run("model.safetensors", _float8_weights, _load_model)),
+    Case("weights-header-not-json", _in_run("model.safetensors", _garbled_header, _load_model)),
+    Case("weights-offsets-overlap", _in_run("model.safetensors", _overlapping, _load_model)),
+    Case("train-does-not-fit", _on_a_16_gib_machine(_train_a_huge_batch)),
+    Case(
+        "resume-does-not-fit",
+        _on_a_16_gib_machine(
+            _in_run("config.json", _set_in("train", "batch_size", 10**9), _resume)
+        ),
+    ),
+    Case(
+        "config-model-too-big-to-build",
+        _on_a_16_gib_machine(
+            _in_run(
+                "config.json",
+                _config_model_values(pos_encoding="sinusoidal", max_seq_len=10**10),
+                _load_model,
+            )
+        ),
+    ),
+    Case("tokenizer-file-too-large", lambda s: Tokenizer.load(_sparse_2_gib(s.dir / "t.json"))),
+    Case("ids-beyond-int64", lambda s: _gpt()([[1, 2**64]])),
+    Case("matmul-shapes-do-not-fit", lambda s: Tensor(np.zeros((2, 3))) @ np.zeros((4, 5))),
     # ------------------------------------------- Hugging Face GPT-2 directories, export
     Case("gpt2-model-type", _load_gpt2(config=lambda c: c.update(model_type="llama"))),
     Case(

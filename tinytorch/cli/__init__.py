@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from tinytorch.cli import export, generate, inspect, train
-from tinytorch.cli.errors import UsageError
+from tinytorch.cli.errors import Interrupted, UsageError
 from tinytorch.core.allocator import keep_freed_memory
 from tinytorch.hf_export import ExportError
 from tinytorch.models.hf_weight_files import PretrainedError
@@ -75,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A diverging run is reported in our own words (train.py), not as NumPy warnings.
             warnings.simplefilter("ignore", RuntimeWarning)
             return args.run(args)
+    except Interrupted as stop:
+        print(f"tinytorch: {stop}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except TrainingInterrupted as stop:
         print(
             f"tinytorch: interrupted at step {stop.step}; checkpoint saved. Resume with: "

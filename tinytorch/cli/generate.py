@@ -1,15 +1,21 @@
 """`tinytorch generate`: continue a prompt with the model of a run or Hugging Face GPT-2
-directory."""
+directory.
+
+The text is printed token by token as it is generated, so Ctrl-C keeps everything generated
+so far: the first one stops after the current token and says how many were generated.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
-import numpy as np
-
-from tinytorch.cli.errors import UsageError
+from tinytorch.cli.errors import Interrupted, UsageError
+from tinytorch.interrupts import sigint_sets_flag
+from tinytorch.models.generation import stream
 from tinytorch.pretrained import load_pretrained
+from tinytorch.text.stream_decoder import StreamDecoder
 from tinytorch.text.tokenization import CharTokenizer
 
 
@@ -71,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--top-k must be at most the vocabulary size {vocab_size}, got {args.top_k}"
         )
-    out = model.generate(
+    steps = stream(
+        model,
         ids,
         args.max_new_tokens,
         temperature=args.temperature,
@@ -79,5 +86,27 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         sliding_window=True,
     )
-    print(tokenizer.decode(np.asarray(out)))
+    decoder = StreamDecoder(tokenizer)
+    _show(decoder.feed(ids))
+    shown = 0
+    try:
+        with sigint_sets_flag() as stop_requested:  # a first Ctrl-C ends after a whole token
+            for next_id in steps:
+                _show(decoder.feed(next_id))
+                shown += 1
+                if stop_requested() and shown < args.max_new_tokens:
+                    raise Interrupted(
+                        f"interrupted after {shown} of {args.max_new_tokens} new tokens; the "
+                        "text above is everything generated"
+                    )
+    except KeyboardInterrupt:  # a second Ctrl-C, possibly half-way through a token
+        raise Interrupted("interrupted; the text above is what was generated before it") from None
+    finally:
+        _show(decoder.finish() + "\n")
     return 0
+
+
+def _show(text: str) -> None:
+    """Print generated text as it comes (stdout may be a pipe, which buffers otherwise)."""
+    sys.stdout.write(text)
+    sys.stdout.flush()

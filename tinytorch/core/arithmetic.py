@@ -135,9 +135,26 @@ class MatMul(Function):
 
 
 def matmul(a: Any, b: Any) -> Tensor:
+    """a @ b with NumPy's (and PyTorch's) rules; shapes that do not fit are refused here, in
+    our words naming both shapes, not in NumPy's gufunc signature."""
     a, b = operands(a, b)
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(f"matmul needs operands with at least 1 dim, got {a.shape} @ {b.shape}")
+    inner_b, which = (b.shape[0], "first") if b.ndim == 1 else (b.shape[-2], "second-to-last")
+    if a.shape[-1] != inner_b:
+        raise ValueError(
+            f"matmul shapes {a.shape} @ {b.shape} do not fit: the first operand's last "
+            f"dimension ({a.shape[-1]}) must equal the second operand's {which} dimension "
+            f"({inner_b})"
+        )
+    if a.ndim > 2 and b.ndim > 2:  # otherwise one side has no batch dimensions to clash
+        try:
+            np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        except ValueError:
+            raise ValueError(
+                f"matmul shapes {a.shape} @ {b.shape} do not fit: their batch dimensions "
+                f"{a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+            ) from None
     return MatMul.apply(a, b)
 
 

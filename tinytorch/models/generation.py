@@ -6,6 +6,7 @@ step feeds only the newest token, so a step costs O(context) instead of O(contex
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -23,15 +24,19 @@ def sample_next_token(
 
     temperature 0 is greedy (argmax); otherwise sample from softmax(logits / temperature),
     restricted to the `top_k` largest logits when given (ties at the k-th value are kept).
+    The largest logit is subtracted before dividing, so a temperature so small that the
+    division overflows still leaves 0 for the likeliest tokens and -inf for the rest: sampling
+    becomes greedy (among exact ties) instead of meeting inf - inf = NaN.
     """
     if temperature == 0.0:
         return logits.argmax(axis=-1).astype(np.int64)
-    scaled = logits.astype(np.float64) / temperature  # probabilities in float64 for sampling
-    if top_k is not None and top_k < scaled.shape[-1]:
-        kth = np.partition(scaled, -top_k, axis=-1)[:, -top_k, None]
-        scaled[scaled < kth] = -np.inf
-    scaled -= scaled.max(axis=-1, keepdims=True)
-    probs = np.exp(scaled)
+    shifted = logits.astype(np.float64)  # probabilities in float64 for sampling
+    shifted -= shifted.max(axis=-1, keepdims=True)
+    if top_k is not None and top_k < shifted.shape[-1]:
+        kth = np.partition(shifted, -top_k, axis=-1)[:, -top_k, None]
+        shifted[shifted < kth] = -np.inf
+    with np.errstate(over="ignore"):  # overflow to -inf is the intended limit
+        probs = np.exp(shifted / temperature)
     probs /= probs.sum(axis=-1, keepdims=True)
     return np.array([rng.choice(probs.shape[-1], p=row) for row in probs], dtype=np.int64)
 
@@ -70,7 +75,20 @@ def _check_arguments(
             )
 
 
-def generate(
+def generate(model: Any, prompt_ids: Any, max_new_tokens: int, **options: Any) -> np.ndarray:
+    """Extend `prompt_ids` ((T,) or (B, T)) by up to `max_new_tokens` tokens; returns int64 ids.
+
+    `options` are `stream`'s (temperature, top_k, seed, eos_id, sliding_window); this is
+    `stream` with its steps joined to the prompt.
+    """
+    prompt = _as_prompt(prompt_ids)
+    steps = stream(model, prompt, max_new_tokens, **options)
+    rows = prompt[None] if prompt.ndim == 1 else prompt
+    ids = np.concatenate([rows, *(t[:, None] for t in steps)], axis=1)
+    return ids[0] if prompt.ndim == 1 else ids
+
+
+def stream(
     model: Any,
     prompt_ids: Any,
     max_new_tokens: int,
@@ -79,8 +97,10 @@ def generate(
     seed: int | None = None,
     eos_id: int | None = None,
     sliding_window: bool = False,
-) -> np.ndarray:
-    """Extend `prompt_ids` ((T,) or (B, T)) by up to `max_new_tokens` tokens; returns int64 ids.
+) -> Iterator[np.ndarray]:
+    """Generation one step at a time: yields each step's new token of every row (int64, shape
+    (B,)) as soon as it is sampled, so a caller can show text as it comes (`generate` joins
+    them). The arguments are checked at the call, before the first token is asked for.
 
     `model` is a GPT (anything with `config`, `max_seq_len`, `new_kv_caches`,
     `next_token_logits`, `train`/`eval`). Runs in eval mode without a graph, restoring the
@@ -94,9 +114,7 @@ def generate(
     vocab_size = model.config.vocab_size
     prompt = _as_prompt(prompt_ids)
     _check_arguments(max_new_tokens, temperature, top_k, eos_id, vocab_size)
-    temperature = float(temperature)
-    single = prompt.ndim == 1
-    ids = (prompt[None] if single else prompt).copy()
+    ids = prompt[None] if prompt.ndim == 1 else prompt
     limit = model.max_seq_len
     total = ids.shape[1] + max_new_tokens
     if limit is not None and total > limit and not sliding_window:
@@ -106,6 +124,19 @@ def generate(
             "pass sliding_window=True to keep only the last max_seq_len tokens as context"
         )
     rng = np.random.default_rng(seed) if seed is not None else default_generator()
+    return _steps(model, ids, max_new_tokens, float(temperature), top_k, rng, eos_id)
+
+
+def _steps(
+    model: Any,
+    ids: np.ndarray,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    rng: np.random.Generator,
+    eos_id: int | None,
+) -> Iterator[np.ndarray]:
+    limit = model.max_seq_len
     was_training = model.training
     model.eval()
     try:
@@ -119,6 +150,7 @@ def generate(
                 next_ids[finished] = eos_id
                 finished |= next_ids == eos_id
             ids = np.concatenate([ids, next_ids[:, None]], axis=1)
+            yield next_ids
             if finished.all() or step == max_new_tokens - 1:
                 break
             if limit is not None and ids.shape[1] > limit:
@@ -127,4 +159,3 @@ def generate(
                 logits = model.next_token_logits(next_ids[:, None], caches)
     finally:
         model.train(was_training)
-    return ids[0] if single else ids

@@ -209,7 +209,7 @@ class GPT(Module):
         eos_id: int | None = None,
         sliding_window: bool = False,
     ) -> np.ndarray:
-        """Continue `prompt_ids` (T,) or (B, T); see `tinytorch.models.generation.generate`."""
+        """Continue `prompt_ids` (T,) or (B, T); see `tinytorch.models.generation.stream`."""
         return generate(
             self,
             prompt_ids,

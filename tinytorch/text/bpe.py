@@ -274,15 +274,13 @@ class BPETokenizer(Tokenizer, type_name="bpe"):
         return np.array(self.encode(text, allowed_special), dtype=np.int64)
 
     def decode(self, ids: Any, skip_special_tokens: bool = False) -> str:
-        table = self._render_skip if skip_special_tokens else self._render
-        return self._join(ids, table).decode("utf-8", errors="replace")
+        return self.decode_bytes(ids, skip_special_tokens).decode("utf-8", errors="replace")
 
-    def decode_bytes(self, ids: Any) -> bytes:
+    def decode_bytes(self, ids: Any, skip_special_tokens: bool = False) -> bytes:
         """The bytes the ids stand for, special tokens as their UTF-8 names (tiktoken's
-        `decode_bytes`): a single token may be part of a character, which `decode` cannot show."""
-        return self._join(ids, self._render)
-
-    def _join(self, ids: Any, table: list[bytes | None]) -> bytes:
+        `decode_bytes`): a token may hold part of a character, so text shown as it is generated
+        must be decoded from these, incrementally (`tinytorch.text.stream_decoder`)."""
+        table = self._render_skip if skip_special_tokens else self._render
         checked = self._check_ids(ids).tolist()
         try:
             return b"".join([table[i] for i in checked])

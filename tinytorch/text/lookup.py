@@ -70,14 +70,27 @@ def as_token_ids(ids: Any, num_embeddings: int) -> np.ndarray:
 
 
 def _as_rectangular_array(ids: Any) -> np.ndarray:
-    """np.asarray, with nested lists of unequal lengths refused in our words, not numpy's."""
+    """np.asarray, with nested lists of unequal lengths refused in our words, not numpy's, and
+    Python ints beyond int64 refused as out of range (NumPy would hold them as rounded floats
+    or as objects, which would then be refused as the wrong type)."""
     try:
-        return np.asarray(ids)
+        array = np.asarray(ids)
     except ValueError:
         raise ValueError(
             "token ids must form a rectangular array (every row the same length), got "
             "nested sequences of unequal lengths; pad them first (Tokenizer.encode_batch)"
         ) from None
+    if array.dtype.kind in "fO" and array.size and not isinstance(ids, np.ndarray):
+        exact = np.array(ids, dtype=object)
+        int64 = np.iinfo(np.int64)
+        if all(is_int(value) for value in exact.flat):  # so some value does not fit int64
+            flat = next(i for i, v in enumerate(exact.flat) if not int64.min <= v <= int64.max)
+            position = tuple(int(i) for i in np.unravel_index(flat, exact.shape))
+            raise IndexOutOfRangeError(
+                f"token id {exact.flat[flat]} at position {position} is out of range: token "
+                f"ids are int64 (at most {int64.max}), and no embedding table has that many rows"
+            )
+    return array
 
 
 def normalize_padding_idx(padding_idx: int | None, num_embeddings: int) -> int | None:

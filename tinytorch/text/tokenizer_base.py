@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal, TypeVar
 import numpy as np
 
 from tinytorch.core.errors import IndexOutOfRangeError
-from tinytorch.files import atomic_write_bytes, read_bytes, read_json
+from tinytorch.files import atomic_write_bytes, parse_json, read_bytes
 
 FILE_FORMAT = "tinytorch.tokenizer"
 FILE_VERSION = 2  # the newest; every older version is still read
@@ -182,7 +182,13 @@ class Tokenizer(ABC):
         Raises FileNotFoundError for a missing file and ValueError, naming the path and the
         problem, for anything that is not a consistent tokenizer file of a supported version.
         """
-        data = read_json_file(path)
+        return cls.from_bytes(read_file_bytes(path), path)
+
+    @classmethod
+    def from_bytes(cls: type[T], raw: bytes, path: str | os.PathLike[str]) -> T:
+        """`load` of a file already read (`path` names it in errors): a caller that also hashes
+        the file checks the very bytes it parses."""
+        data = parse_json(raw, path, object_pairs_hook=_reject_duplicate_keys)
         if not isinstance(data, dict) or data.get("format") != FILE_FORMAT:
             raise ValueError(f"{path}: not a tinytorch tokenizer file (no format {FILE_FORMAT!r})")
         version = data.get("version")
@@ -221,6 +227,10 @@ class Tokenizer(ABC):
         if arr.size == 0 and isinstance(ids, (list, tuple, range)):
             return np.zeros(0, dtype=np.int64)  # an empty list has no element type to check
         n = self.vocab_size
+        if arr.dtype.kind == "f" and not isinstance(ids, np.ndarray):
+            exact = np.array(ids, dtype=object).reshape(-1)  # NumPy makes float64 of a list
+            if all(isinstance(x, numbers.Integral) for x in exact):  # mixing int64 and uint64
+                arr = exact
         if arr.dtype == object:  # e.g. Python ints too large for int64
             for pos, x in enumerate(arr):
                 if isinstance(x, bool) or not isinstance(x, numbers.Integral):
@@ -270,4 +280,4 @@ def read_file_bytes(path: str | os.PathLike[str]) -> bytes:
 
 def read_json_file(path: str | os.PathLike[str]) -> Any:
     """Parse a (bounded) JSON file strictly: UTF-8, no duplicate keys, not nested too deeply."""
-    return read_json(path, limit=MAX_FILE_BYTES, object_pairs_hook=_reject_duplicate_keys)
+    return parse_json(read_file_bytes(path), path, object_pairs_hook=_reject_duplicate_keys)
