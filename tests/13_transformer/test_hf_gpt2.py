@@ -304,7 +304,7 @@ def _truncate(path: Path, size: int) -> None:
         (lambda d: (d / "model-00002-of-00005.safetensors").unlink(),
          "model-00002-of-00005.safetensors: missing (listed in model.safetensors.index.json)"),
         (lambda d: _truncate(d / "model-00001-of-00005.safetensors", 100),
-         "not a valid safetensors file (header length"),
+         "not a valid safetensors file (the header length field says"),
         (lambda d: (d / "model.safetensors.index.json").write_text(
             '{"weight_map": {"transformer.wte.weight": "../elsewhere.safetensors"}}'),
          "shards must be .safetensors files in the same directory"),

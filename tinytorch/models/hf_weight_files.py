@@ -1,12 +1,11 @@
 """The weight files of a Hugging Face model directory, read one tensor at a time.
 
 A directory holds its weights in `model.safetensors`, or split into shards that
-`model.safetensors.index.json` lists (`{"weight_map": {tensor name: shard file}}`). A
-safetensors file is an 8-byte header length, a JSON header giving each tensor's dtype, shape and
-byte range, then the raw little-endian data. Reading the headers first means every name, shape
-and dtype can be checked before a single weight is read; each tensor is then read with plain
-file reads straight into the array that keeps it, so loading a model holds one copy of the
-weights, not two (a memory map would add the whole file to the process's resident memory).
+`model.safetensors.index.json` lists (`{"weight_map": {tensor name: shard file}}`). Every
+file's header is read first (`tinytorch/safetensors_file.py`), so every name, shape and dtype
+can be checked before a single weight is read; each tensor is then read with plain file reads
+straight into the array that keeps it, so loading a model holds one copy of the weights, not
+two (reading a whole file, or memory-mapping it, would add the file to the process's memory).
 
 `pytorch_model.bin` (and TensorFlow's and Flax's formats) are refused, never opened: a
 PyTorch `.bin` is a pickle, and unpickling a file runs whatever code it names.
@@ -14,8 +13,6 @@ PyTorch `.bin` is a pickle, and unpickling a file runs whatever code it names.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,17 +20,16 @@ from typing import BinaryIO
 
 import numpy as np
 
-from tinytorch.core.checks import is_int
 from tinytorch.files import read_json
+from tinytorch.safetensors_file import DTYPES, SafetensorsError, TensorEntry, read_header
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
 PICKLED_FILES = ("pytorch_model.bin", "pytorch_model.bin.index.json")
 OTHER_FORMATS = ("tf_model.h5", "flax_model.msgpack")
-HEADER_LIMIT = 100 * 2**20  # the safetensors library's own bound on a header
 JSON_LIMIT = 64 * 2**20  # config.json, the shard index: a few kB in practice
 # The dtypes read as float32: float16 and bfloat16 widen to it exactly; float64 would round.
-FILE_DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "BF16": np.dtype("<u2")}
+FLOAT_DTYPES = ("F32", "F16", "BF16")
 
 
 class PretrainedError(ValueError):
@@ -43,8 +39,7 @@ class PretrainedError(ValueError):
 
 @dataclass(frozen=True)
 class StoredTensor:
-    dtype: str  # safetensors' name: "F32", "F16", "BF16", "I64", ...
-    shape: tuple[int, ...]
+    entry: TensorEntry  # dtype, shape
     start: int  # byte offset in the file
     file: str
 
@@ -123,51 +118,22 @@ class WeightFiles:
         return weight_map
 
     def _read_header(self, name: str) -> None:
-        """Parse one file's header; every byte range must lie inside the file and match its
-        tensor's size, so no read that follows can run past the end or be misshapen."""
+        """Parse one file's header (`safetensors_file.read_header` checks that the entries tile
+        the data exactly, so no read that follows can run past the end or be misshapen)."""
         path = self.path(name)
         if not os.path.isfile(path):
             raise PretrainedError(f"{path}: missing (listed in {INDEX_FILE})")
         handle = self._handles[name] = open(path, "rb")  # noqa: SIM115 -- closed by close()
-        size = os.fstat(handle.fileno()).st_size
-
-        def invalid(problem: str) -> PretrainedError:
-            return PretrainedError(f"{path}: not a valid safetensors file ({problem})")
-
-        prefix = handle.read(8)
-        header_length = int.from_bytes(prefix, "little") if len(prefix) == 8 else -1
-        if not 0 < header_length <= min(HEADER_LIMIT, size - 8):
-            raise invalid(f"header length {header_length} does not fit a file of {size} bytes")
         try:
-            header = json.loads(handle.read(header_length).decode("utf-8"))
-        except (ValueError, RecursionError) as e:
-            raise invalid(f"header is not JSON: {e}") from None
-        if not isinstance(header, dict):
-            raise invalid("header is not a JSON object")
-        data_start, data_size = 8 + header_length, size - 8 - header_length
+            header, data_start = read_header(handle)
+        except SafetensorsError as e:
+            raise PretrainedError(f"{path}: not a valid safetensors file ({e})") from None
         for tensor, entry in header.items():
-            if tensor == "__metadata__":
-                continue
-            try:
-                dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
-            except (TypeError, KeyError, ValueError):
-                raise invalid(f"tensor {tensor!r} lacks dtype, shape or data_offsets") from None
-            itemsize = FILE_DTYPES[dtype].itemsize if dtype in FILE_DTYPES else None
-            if (
-                not isinstance(shape, list)
-                or not all(is_int(n) and n >= 0 for n in shape)
-                or not (is_int(begin) and is_int(end) and 0 <= begin <= end <= data_size)
-                or (itemsize is not None and end - begin != math.prod(shape) * itemsize)
-            ):
-                raise invalid(
-                    f"tensor {tensor!r}: shape {shape} and byte range {[begin, end]} do not "
-                    f"fit {data_size} bytes of data"
-                )
             if tensor in self._tensors:
                 raise PretrainedError(
                     f"{path}: tensor {tensor!r} is also in {self._tensors[tensor].file}"
                 )
-            self._tensors[tensor] = StoredTensor(dtype, tuple(shape), data_start + begin, name)
+            self._tensors[tensor] = StoredTensor(entry, data_start + entry.begin, name)
 
     # ----------------------------------------------------------------- the tensors
     def __iter__(self) -> Iterator[str]:
@@ -180,14 +146,14 @@ class WeightFiles:
         return self.path(self._tensors[tensor].file)
 
     def shape(self, tensor: str) -> tuple[int, ...]:
-        return self._tensors[tensor].shape
+        return self._tensors[tensor].entry.shape
 
     def check_dtype(self, tensor: str) -> None:
-        dtype = self._tensors[tensor].dtype
-        if dtype not in FILE_DTYPES:
+        dtype = self._tensors[tensor].entry.dtype
+        if dtype not in FLOAT_DTYPES:
             raise PretrainedError(
                 f"{self.file_of(tensor)}: tensor {tensor!r} has dtype {dtype}; tinytorch reads "
-                f"{', '.join(FILE_DTYPES)} (as float32)"
+                f"{', '.join(FLOAT_DTYPES)} (as float32)"
             )
 
     def read(self, tensor: str, out: np.ndarray | None = None) -> np.ndarray:
@@ -195,16 +161,16 @@ class WeightFiles:
         shape: no temporary copy), refused if it holds NaN or infinite values."""
         stored = self._tensors[tensor]
         self.check_dtype(tensor)
-        file_dtype = FILE_DTYPES[stored.dtype]
+        file_dtype = DTYPES[stored.entry.dtype]
         if out is not None and out.dtype == file_dtype and out.flags.c_contiguous:
             raw = out  # float32 on a little-endian machine: the file holds exactly out's bytes
         else:
-            raw = np.empty(stored.shape, file_dtype)
+            raw = np.empty(stored.entry.shape, file_dtype)
         handle = self._handles[stored.file]
         handle.seek(stored.start)
         if handle.readinto(memoryview(raw).cast("B")) != raw.nbytes:
-            raise PretrainedError(f"{self.file_of(tensor)}: truncated inside tensor {tensor!r}")
-        if stored.dtype == "BF16":  # the upper half of a float32: shift it into place
+            raise PretrainedError(f"{self.file_of(tensor)}: changed while it was read")
+        if stored.entry.dtype == "BF16":  # the upper half of a float32: shift it into place
             raw = (raw.astype(np.uint32) << 16).view(np.float32)
         array = raw.astype(np.float32, copy=False)
         if out is not None and array is not out:
