@@ -244,6 +244,12 @@ def test_refusals_name_the_problem(gpt2_files, tmp_path, case) -> None:
     assert "\n" not in str(info.value)
 
 
+def test_a_run_directory_is_pointed_to_load_run(tmp_path) -> None:
+    (tmp_path / "config.json").write_text('{"format": "tinytorch.checkpoint", "version": 1}')
+    with pytest.raises(PretrainedError, match="a tinytorch run's config.*load_run$"):
+        GPT.from_pretrained(tmp_path)
+
+
 def test_a_tokenizer_of_another_size_is_refused(gpt2_files, tmp_path) -> None:
     def grow_vocabulary(arrays: dict) -> None:
         wte = arrays["transformer.wte.weight"]

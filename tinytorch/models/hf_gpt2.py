@@ -88,6 +88,11 @@ def read_gpt2_config(path: str, dropout: float | None = None) -> GPTConfig:
         raise PretrainedError(f"{path}: missing (the model's config)") from None
     except ValueError as e:
         raise PretrainedError(str(e)) from None
+    if isinstance(data, dict) and "format" in data:
+        raise PretrainedError(
+            f"{path}: a tinytorch run's config, not a Hugging Face model's: load the run with "
+            "tinytorch.run_directory.load_run"
+        )
     if not isinstance(data, dict) or data.get("model_type") != MODEL_TYPE:
         found = data.get("model_type") if isinstance(data, dict) else None
         raise PretrainedError(
@@ -102,7 +107,7 @@ def read_gpt2_config(path: str, dropout: float | None = None) -> GPTConfig:
                 f"computes GPT-2 with {key}={json.dumps(GPT2_DEFAULTS[key])})"
             )
     activation = values["activation_function"]
-    if activation not in ACTIVATIONS_IN:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS_IN:
         raise PretrainedError(
             f"{path}: activation_function {activation!r} is not supported; tinytorch has "
             f"{list(ACTIVATIONS_IN)}"
