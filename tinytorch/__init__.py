@@ -1,18 +1,216 @@
 """tinytorch: a small, readable, correct and fast deep-learning framework in Python + NumPy.
 
 The import paths of the original TinyTorch module map are the contract (`tinytorch.core.tensor`,
-`tinytorch.text.embeddings`, ...). These root names are conveniences for people coming from
-PyTorch: `tinytorch.Tensor`, `tinytorch.no_grad`, `tinytorch.manual_seed`, and the `nn` and
-`optim` namespaces. Importing tinytorch changes nothing outside it; a training program may call
-`tinytorch.keep_freed_memory()` once (see `tinytorch.core.allocator`).
+`tinytorch.text.embeddings`, ...). The root names are for code written against PyTorch:
+`import tinytorch as torch`, `import tinytorch.nn as nn` and `from tinytorch.nn import functional
+as F` give it PyTorch's names with PyTorch's arguments (README: "Coming from PyTorch"). This file
+is only the index; each name is defined in the module it is imported from. Importing tinytorch
+changes nothing outside it; a training program may call `tinytorch.keep_freed_memory()` once
+(see `tinytorch.core.allocator`).
 """
 
 from tinytorch import nn, optim
 from tinytorch.core.allocator import keep_freed_memory
-from tinytorch.core.autograd import no_grad
-from tinytorch.core.random import manual_seed
+from tinytorch.core.autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from tinytorch.core.devices import device
+from tinytorch.core.dtypes import (  # PyTorch's names; float, int, bool shadow builtins here
+    bfloat16,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    int8,
+    int16,
+    int32,
+    int64,
+    is_floating_point,
+    uint8,
+)
+from tinytorch.core.dtypes import bool_ as bool
+from tinytorch.core.dtypes import float16 as half
+from tinytorch.core.dtypes import float32 as float
+from tinytorch.core.dtypes import float64 as double
+from tinytorch.core.dtypes import int16 as short
+from tinytorch.core.dtypes import int32 as int
+from tinytorch.core.dtypes import int64 as long
+from tinytorch.core.pytorch_methods import Size
+from tinytorch.core.random import Generator, manual_seed
 from tinytorch.core.tensor import Tensor
+from tinytorch.torch_api.accelerators import backends, cuda
+from tinytorch.torch_api.creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    eye,
+    from_numpy,
+    full,
+    full_like,
+    linspace,
+    ones,
+    ones_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from tinytorch.torch_api.ops import (
+    abs,
+    amax,
+    amin,
+    argmax,
+    argmin,
+    cat,
+    chunk,
+    clamp,
+    clip,
+    clone,
+    concat,
+    concatenate,
+    exp,
+    flatten,
+    gather,
+    is_tensor,
+    log,
+    log_softmax,
+    masked_fill,
+    matmul,
+    max,
+    mean,
+    min,
+    numel,
+    permute,
+    pow,
+    relu,
+    reshape,
+    rsqrt,
+    sigmoid,
+    softmax,
+    split,
+    sqrt,
+    squeeze,
+    stack,
+    sum,
+    tanh,
+    topk,
+    transpose,
+    tril,
+    triu,
+    unsqueeze,
+    var,
+    where,
+)
+from tinytorch.torch_api.sampling import (
+    multinomial,
+    rand,
+    rand_like,
+    randint,
+    randn,
+    randn_like,
+    randperm,
+)
 
+inference_mode = no_grad  # what inference mode means on the CPU: no graph is recorded
 __version__ = "0.1.0"
 
-__all__ = ["Tensor", "__version__", "keep_freed_memory", "manual_seed", "nn", "no_grad", "optim"]
+# As in PyTorch, `from tinytorch import *` exports every name, also those that shadow builtins.
+__all__ = [
+    "__version__",
+    "abs",
+    "amax",
+    "amin",
+    "arange",
+    "argmax",
+    "argmin",
+    "as_tensor",
+    "backends",
+    "bfloat16",
+    "bool",
+    "cat",
+    "chunk",
+    "clamp",
+    "clip",
+    "clone",
+    "concat",
+    "concatenate",
+    "cuda",
+    "device",
+    "double",
+    "empty",
+    "empty_like",
+    "enable_grad",
+    "exp",
+    "eye",
+    "flatten",
+    "float",
+    "float16",
+    "float32",
+    "float64",
+    "from_numpy",
+    "full",
+    "full_like",
+    "gather",
+    "Generator",
+    "get_default_dtype",
+    "half",
+    "inference_mode",
+    "int",
+    "int16",
+    "int32",
+    "int64",
+    "int8",
+    "is_floating_point",
+    "is_grad_enabled",
+    "is_tensor",
+    "keep_freed_memory",
+    "linspace",
+    "log",
+    "log_softmax",
+    "long",
+    "manual_seed",
+    "masked_fill",
+    "matmul",
+    "max",
+    "mean",
+    "min",
+    "multinomial",
+    "nn",
+    "no_grad",
+    "numel",
+    "ones",
+    "ones_like",
+    "optim",
+    "permute",
+    "pow",
+    "rand",
+    "rand_like",
+    "randint",
+    "randn",
+    "randn_like",
+    "randperm",
+    "relu",
+    "reshape",
+    "rsqrt",
+    "set_grad_enabled",
+    "short",
+    "sigmoid",
+    "Size",
+    "softmax",
+    "split",
+    "sqrt",
+    "squeeze",
+    "stack",
+    "sum",
+    "tanh",
+    "Tensor",
+    "tensor",
+    "topk",
+    "transpose",
+    "tril",
+    "triu",
+    "uint8",
+    "unsqueeze",
+    "var",
+    "where",
+    "zeros",
+    "zeros_like",
+]

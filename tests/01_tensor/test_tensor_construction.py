@@ -77,7 +77,7 @@ def test_constructor_copies_the_callers_array():
 def test_properties():
     t = Tensor(np.arange(24, dtype=np.float32).reshape(2, 3, 4), requires_grad=True)
     assert isinstance(t.data, np.ndarray)
-    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.size == 24 and t.dtype == np.float32
+    assert t.shape == (2, 3, 4) and t.ndim == 3 and t.numel() == 24 and t.dtype == np.float32
     assert t.grad is None and t.requires_grad and t.is_leaf and t.grad_fn is None
     m = Tensor(np.arange(6.0).reshape(2, 3))
     assert m.T.shape == (3, 2)

@@ -48,7 +48,7 @@ OPS = {
     "clip-int-bounds": lambda x, y: x.clip(-1, 1),
     "sum": lambda x, y: x.sum(axis=1),
     "mean": lambda x, y: x.mean(axis=(0, 1)),
-    "max": lambda x, y: x.max(axis=-1, keepdims=True),
+    "max": lambda x, y: x.amax(-1, keepdim=True),
     "var": lambda x, y: x.var(axis=0),
     "var-c0": lambda x, y: x.var(correction=0),
     "softmax": lambda x, y: x.softmax(-1),

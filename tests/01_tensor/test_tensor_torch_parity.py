@@ -27,7 +27,7 @@ class TinyOps:
 
     @staticmethod
     def amax(x, dim=None, keepdim=False):
-        return x.max(dim=dim, keepdim=keepdim)
+        return x.amax(() if dim is None else dim, keepdim)
 
 
 class TorchOps:

@@ -113,7 +113,7 @@ REDUCTIONS = [
     for name, fn, sampler in [
         ("sum", lambda axis, keep: lambda x: x.sum(axis=axis, keepdims=keep), normal),
         ("mean", lambda axis, keep: lambda x: x.mean(axis=axis, keepdims=keep), normal),
-        ("max", lambda axis, keep: lambda x: x.max(axis=axis, keepdims=keep), distinct),
+        ("max", lambda axis, keep: lambda x: x.amax(() if axis is None else axis, keep), distinct),
         ("var", lambda axis, keep: lambda x: x.var(axis=axis, keepdims=keep), normal),
         (
             "var-c0",

@@ -23,6 +23,7 @@ import numpy as np
 import pytest
 import safetensors.numpy
 
+import tinytorch
 from tinytorch import memory_budget
 from tinytorch import run_directory as rd
 from tinytorch.cli import UsageError, build_parser
@@ -56,6 +57,7 @@ ERROR_TYPES = {
         TrainingError,
         UsageError,
         SettingError,
+        RuntimeError,
         ExportError,
         PretrainedError,
     )
@@ -377,6 +379,23 @@ def _only_a_pickle(s: Scratch) -> Any:
 Q = np.zeros((1, 2, 3, 4), np.float32)  # (batch, heads, length, head_dim) for SDPA cases
 X = np.zeros((1, 3, 8), np.float32)  # (batch, length, embed_dim) for MultiHeadAttention
 LOGITS = np.zeros((2, 5), np.float32)
+
+# ------------------------------------------------------------------ PyTorch-style code
+def _write_parameter() -> None:
+    tinytorch.nn.Parameter(tinytorch.zeros(2, 3))[0] = 1.0
+
+
+def _write_after_use() -> None:
+    y = tinytorch.ones(2, 3, requires_grad=True) * 2
+    z = y * y
+    y[0] = 0.0
+    z.sum().backward()
+
+
+def _write_into_graphless_view() -> None:
+    row = tinytorch.zeros(2, 3)[0]
+    row[:] = tinytorch.ones(3, requires_grad=True) * 2
+
 
 CASES = [
     # ------------------------------------------------------------------ token ids
@@ -805,6 +824,46 @@ CASES = [
     Case("tokenizer-file-too-large", lambda s: Tokenizer.load(_sparse_2_gib(s.dir / "t.json"))),
     Case("ids-beyond-int64", lambda s: _gpt()([[1, 2**64]])),
     Case("matmul-shapes-do-not-fit", lambda s: Tensor(np.zeros((2, 3))) @ np.zeros((4, 5))),
+    Case("torch-device-not-cpu", lambda s: tinytorch.zeros(2, device="cuda")),
+    Case("torch-device-unknown", lambda s: tinytorch.device("gpu")),
+    Case("torch-dtype-half", lambda s: tinytorch.ones(2).to(tinytorch.float16)),
+    Case("torch-module-to-integer", lambda s: tinytorch.nn.Linear(2, 2).to(tinytorch.long)),
+    Case("torch-write-parameter", lambda s: _write_parameter()),
+    Case("torch-write-after-use", lambda s: _write_after_use()),
+    Case("torch-write-graphless-view", lambda s: _write_into_graphless_view()),
+    Case("torch-max-several-dims", lambda s: tinytorch.ones(2, 3).max(dim=(0, 1))),
+    Case("torch-topk-too-large", lambda s: tinytorch.topk(tinytorch.ones(2, 3), 4)),
+    Case("torch-softmax-without-dim", lambda s: tinytorch.nn.functional.softmax(tinytorch.ones(3))),
+    Case(
+        "torch-cross-entropy-weight",
+        lambda s: tinytorch.nn.functional.cross_entropy(
+            tinytorch.ones(2, 3), tinytorch.tensor([0, 1]), weight=tinytorch.ones(3)
+        ),
+    ),
+    Case(
+        "torch-cross-entropy-layout",
+        lambda s: tinytorch.nn.functional.cross_entropy(
+            tinytorch.ones(2, 3, 4), tinytorch.zeros(2, 3, dtype=tinytorch.long)
+        ),
+    ),
+    Case(
+        "torch-pad-mode",
+        lambda s: tinytorch.nn.functional.pad(tinytorch.ones(2, 3), (1, 1), mode="reflect"),
+    ),
+    Case(
+        "torch-multinomial-negative",
+        lambda s: tinytorch.multinomial(tinytorch.tensor([0.5, -0.1]), 1),
+    ),
+    Case(
+        "torch-multinomial-too-many",
+        lambda s: tinytorch.multinomial(tinytorch.tensor([0.5, 0.0, 0.5]), 3),
+    ),
+    Case(
+        "torch-optimizer-differentiable",
+        lambda s: tinytorch.optim.AdamW([tinytorch.nn.Parameter(tinytorch.ones(1))],
+                                        differentiable=True),
+    ),
+    Case("torch-module-dict-value", lambda s: tinytorch.nn.ModuleDict({"relu": 1})),
     # ------------------------------------------- Hugging Face GPT-2 directories, export
     Case("gpt2-model-type", _load_gpt2(config=lambda c: c.update(model_type="llama"))),
     Case(

@@ -29,23 +29,56 @@ def is_grad_enabled() -> bool:
     return getattr(_state, "grad_enabled", True)
 
 
-class no_grad:
-    """Context manager and decorator that stops ops from recording a graph (inference, updates)."""
+class _GradMode:
+    """Context manager and decorator that sets whether ops record a graph, then restores it."""
+
+    mode: bool
 
     def __enter__(self) -> None:
         self._previous = is_grad_enabled()
-        _state.grad_enabled = False
+        _state.grad_enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
         _state.grad_enabled = self._previous
 
     def __call__(self, func: F) -> F:
+        mode = self.mode
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with no_grad():
+            with set_grad_enabled(mode):
                 return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
+
+
+class no_grad(_GradMode):
+    """Context manager and decorator that stops ops from recording a graph (inference, updates)."""
+
+    mode = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again inside a `no_grad()` block or function."""
+
+    mode = True
+
+
+class set_grad_enabled(_GradMode):
+    """`set_grad_enabled(False)` is `no_grad()`, `(True)` is `enable_grad()`; called on its own
+    it sets the mode until changed, as in PyTorch."""
+
+    def __init__(self, mode: bool) -> None:
+        self.mode = bool(mode)
+        self._previous = is_grad_enabled()
+        _state.grad_enabled = self.mode
+
+    def __enter__(self) -> None:
+        pass  # the constructor set the mode already
+
+    def __call__(self, func: F) -> F:
+        _state.grad_enabled = self._previous  # as a decorator it applies inside func only
+        return super().__call__(func)
 
 
 class Function:
@@ -57,6 +90,7 @@ class Function:
 
     inputs: tuple[Tensor, ...] = ()
     needs_input_grad: tuple[bool, ...] = ()
+    input_versions: tuple[int, ...] = ()  # each input's `_version` when the op ran
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -75,6 +109,7 @@ class Function:
         result = Tensor._wrap(out, requires_grad)
         if requires_grad:
             fn.inputs = inputs
+            fn.input_versions = tuple(t._version for t in inputs)
             result._ctx = fn
         return result
 
@@ -104,6 +139,18 @@ class _FreedGraph(Function):
 
 
 _FREED = _FreedGraph()
+
+
+def _check_inputs_unchanged(fn: Function) -> None:
+    """Refuse to differentiate an op whose input was written in place after the op ran."""
+    for t, version in zip(fn.inputs, fn.input_versions, strict=False):
+        if t._version != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: an input of {type(fn).__name__} of shape {t.shape} is at "
+                f"version {t._version}; expected version {version} instead. Write into a "
+                "clone() or before the tensor is used."
+            )
 
 
 def _topological_order(root: Tensor) -> list[Tensor]:
@@ -218,6 +265,7 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 node.grad = node_grad if node.grad is None else node.grad + node_grad
             continue
         if node_grad is not None:
+            _check_inputs_unchanged(fn)
             input_grads = fn.backward(node_grad)
             if not isinstance(input_grads, Sequence):
                 input_grads = (input_grads,)

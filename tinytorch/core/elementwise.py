@@ -118,9 +118,9 @@ class GELUFunction(Function):
 
     The tanh form is computed as `x * sigmoid(2u)` with `u = sqrt(2/pi) (x + 0.044715 x^3)`,
     which equals `0.5 x (1 + tanh(u))` but costs an `exp` instead of the slower `tanh`. In a GPT
-    this is the largest activation (4x the model width), so every pass runs in place, on chunks
-    split over `tinytorch.core.parallel`'s threads; the sigmoid is kept for backward, which then
-    needs no transcendental function.
+    this is the largest activation (4x the model width), so every pass of both forms runs in
+    place; the tanh form's run on chunks split over `tinytorch.core.parallel`'s threads, and its
+    sigmoid is kept for backward, which then needs no transcendental function.
     """
 
     def forward(self, a: np.ndarray, approximate: str) -> np.ndarray:
@@ -129,8 +129,11 @@ class GELUFunction(Function):
             self.s, out = np.empty(a.size, a.dtype), np.empty(a.size, a.dtype)
             parallel_rows(_gelu_tanh_forward, (self.s, out), (a.reshape(-1),))
             return out.reshape(a.shape)
-        self.cdf = 0.5 * (1.0 + special.erf(a * _INV_SQRT_2))
-        return a * self.cdf
+        self.cdf = np.multiply(a, _INV_SQRT_2)  # Phi(x) = (1 + erf(x / sqrt 2)) / 2, in place
+        special.erf(self.cdf, out=self.cdf)
+        self.cdf += 1.0
+        self.cdf *= 0.5
+        return np.multiply(a, self.cdf)
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         a = self.a
@@ -138,8 +141,14 @@ class GELUFunction(Function):
             out = np.empty(a.size, a.dtype)
             parallel_rows(_gelu_tanh_backward, (out,), (a.reshape(-1), self.s, grad.reshape(-1)))
             return out.reshape(a.shape)
-        pdf = _INV_SQRT_2PI * np.exp(-0.5 * a * a)
-        return grad * (self.cdf + a * pdf)
+        out = np.multiply(a, a)  # grad * (Phi(x) + x * phi(x)), in place
+        out *= -0.5
+        np.exp(out, out=out)
+        out *= a
+        out *= _INV_SQRT_2PI
+        out += self.cdf
+        out *= grad
+        return out
 
 
 def _gelu_tanh_forward(s: np.ndarray, out: np.ndarray, a: np.ndarray) -> None:

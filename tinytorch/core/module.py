@@ -7,11 +7,12 @@ the equivalent PyTorch model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
+from tinytorch.core.devices import to_arguments
 from tinytorch.core.tensor import Tensor
 
 
@@ -91,6 +92,13 @@ class Module:
     def children(self) -> Iterator[Module]:
         yield from self._modules.values()
 
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call `fn` on every sub-module, children before parents, then on this one (PyTorch)."""
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
         """Every parameter once (a tied weight appears under its first name only)."""
         seen: set[int] = set()
@@ -105,7 +113,7 @@ class Module:
             yield param
 
     def num_parameters(self) -> int:
-        return sum(p.size for p in self.parameters())
+        return sum(p.numel() for p in self.parameters())
 
     def _named_state(self) -> Iterator[tuple[str, Tensor]]:
         """Parameters (tied ones under every name, like PyTorch) and persistent buffers."""
@@ -160,18 +168,37 @@ class Module:
     def eval(self) -> Module:
         return self.train(False)
 
-    def zero_grad(self) -> None:
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Drop every gradient, or (set_to_none=False) set existing ones to zero."""
         for param in self.parameters():
-            param.grad = None
+            param.grad = None if set_to_none or param.grad is None else np.zeros_like(param.data)
 
-    def to(self, dtype: Any) -> Module:
-        """Cast every floating parameter and buffer in place (e.g. float64 for gradient checks)."""
+    def to(self, *args: Any, **kwargs: Any) -> Module:
+        """Cast every floating parameter and buffer in place (e.g. float64 for gradient checks).
+
+        PyTorch's arguments: a dtype, a device (only the CPU; any other raises), both, or a
+        tensor; `to("cpu")` changes nothing.
+        """
+        dtype, _ = to_arguments(args, kwargs)
+        if dtype is None:
+            return self
+        if dtype.kind != "f":
+            raise TypeError(f"Module.to only accepts floating-point dtypes, got {dtype}")
         for module in self.modules():
             for tensor in (*module._parameters.values(), *module._buffers.values()):
                 if tensor.dtype.kind == "f":
                     tensor.data = tensor.data.astype(dtype)
                     tensor.grad = None
         return self
+
+    def cpu(self) -> Module:
+        return self
+
+    def float(self) -> Module:
+        return self.to(np.float32)
+
+    def double(self) -> Module:
+        return self.to(np.float64)
 
     def extra_repr(self) -> str:
         return ""

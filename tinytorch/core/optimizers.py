@@ -265,6 +265,21 @@ def _check_non_negative(group: Mapping[str, Any], *names: str) -> None:
             raise ValueError(f"{name} must be a non-negative number, got {value!r}")
 
 
+def _check_implementation_choices(**choices: Any) -> None:
+    """PyTorch's `foreach`, `fused` and `capturable` choose how the same update is computed
+    (per-tensor loops, one kernel, CUDA graphs); tinytorch has one implementation, so they are
+    accepted and change nothing. `differentiable=True` would record step() in the graph, which
+    tinytorch does not do, so only False is accepted."""
+    for name, value in choices.items():
+        if value is not None and not isinstance(value, bool):
+            raise TypeError(f"{name} must be a bool or None, got {value!r}")
+    if choices.get("differentiable"):
+        raise ValueError(
+            "differentiable=True is not supported (allowed: False): tinytorch does not record "
+            "optimizer steps in the graph"
+        )
+
+
 def _gradient_rows(grad: Any) -> tuple[np.ndarray | None, np.ndarray]:
     """(rows, values) of a row-sparse gradient, or (None, the dense gradient)."""
     if isinstance(grad, RowSparseGrad):
@@ -293,7 +308,14 @@ class SGD(Optimizer):
         weight_decay: float = 0.0,
         nesterov: bool = False,
         maximize: bool = False,
+        *,
+        foreach: bool | None = None,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        _check_implementation_choices(
+            foreach=foreach, differentiable=differentiable, fused=fused
+        )
         defaults = dict(
             lr=lr,
             momentum=momentum,
@@ -349,12 +371,13 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     """Adam (Kingma & Ba) with PyTorch's formula: bias-corrected moments, `eps` added after
     dividing `sqrt(v)` by `sqrt(1 - beta2^t)`, weight decay added to the gradient (L2), optional
-    AMSGrad. Row-sparse gradients: lazy moments, see the module docstring."""
+    AMSGrad. Row-sparse gradients: lazy moments, see the module docstring. `foreach`, `fused`,
+    `capturable` are accepted for PyTorch code and change nothing (one implementation here);
+    `decoupled_weight_decay=True` is AdamW's rule, as in PyTorch."""
 
     _STATE_COUNTS = ("step",)
     _STATE_ARRAYS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
     _REQUIRED_STATE = ("step", "exp_avg", "exp_avg_sq")
-    _decoupled_weight_decay = False
 
     def __init__(
         self,
@@ -366,7 +389,16 @@ class Adam(Optimizer):
         amsgrad: bool = False,
         *,
         maximize: bool = False,
+        decoupled_weight_decay: bool = False,
+        foreach: bool | None = None,
+        capturable: bool = False,
+        differentiable: bool = False,
+        fused: bool | None = None,
     ) -> None:
+        _check_implementation_choices(
+            foreach=foreach, capturable=capturable, differentiable=differentiable, fused=fused
+        )
+        self._decoupled_weight_decay = bool(decoupled_weight_decay)
         defaults = dict(
             lr=lr,
             betas=tuple(betas),
@@ -437,5 +469,6 @@ class AdamW(Adam):
     before the Adam step instead of adding `weight_decay * p` to the gradient; PyTorch's default
     weight_decay for AdamW is 1e-2 (Adam's is 0). Everything else is Adam's."""
 
-    _decoupled_weight_decay = True
-    __init__ = functools.partialmethod(Adam.__init__, weight_decay=1e-2)
+    __init__ = functools.partialmethod(
+        Adam.__init__, weight_decay=1e-2, decoupled_weight_decay=True
+    )

@@ -1,4 +1,5 @@
-"""The library's single random-number generator, so one `manual_seed` makes a run repeatable."""
+"""The library's single random-number generator, so one `manual_seed` makes a run repeatable;
+and `Generator`, a separate stream for the functions that take `generator=` (as in PyTorch)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.checks import check_non_negative
+from tinytorch.core.devices import check_device
 
 _generator = np.random.default_rng(0)
 
@@ -32,6 +34,45 @@ def get_rng_state() -> dict:
 
 def set_rng_state(state: dict) -> None:
     _generator.bit_generator.state = state
+
+
+class Generator:
+    """A separate random stream, as PyTorch's `torch.Generator`: `Generator().manual_seed(0)`.
+
+    Functions that take `generator=` draw from it instead of the library's generator, so a
+    sampling loop can be repeated without reseeding everything else. The stream is NumPy's
+    PCG64, not PyTorch's Mersenne Twister: the same seed gives other numbers than in PyTorch.
+    """
+
+    def __init__(self, device: object = "cpu") -> None:
+        check_device(device)
+        self._seed = 0
+        self.numpy = np.random.default_rng(0)
+
+    def manual_seed(self, seed: int) -> Generator:
+        check_non_negative(seed=seed)
+        self._seed = int(seed)
+        self.numpy = np.random.default_rng(self._seed)
+        return self
+
+    def initial_seed(self) -> int:
+        return self._seed
+
+    def get_state(self) -> dict:
+        return self.numpy.bit_generator.state
+
+    def set_state(self, state: dict) -> Generator:
+        self.numpy.bit_generator.state = state
+        return self
+
+
+def numpy_generator(generator: Generator | None) -> np.random.Generator:
+    """The NumPy generator behind `generator=`: the given Generator's, or the library's."""
+    if generator is None:
+        return _generator
+    if not isinstance(generator, Generator):
+        raise TypeError(f"generator must be a tinytorch.Generator or None, got {generator!r}")
+    return generator.numpy
 
 
 class _Zeros:

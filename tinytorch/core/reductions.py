@@ -70,7 +70,7 @@ class Max(Function):
 
 
 def max(x: Tensor, axis: Axis = None, keepdims: bool = False) -> Tensor:  # noqa: A001
-    if x.size == 0:
+    if x.data.size == 0:
         raise ValueError("max of an empty tensor is undefined")
     return Max.apply(x, axis=axis, keepdims=keepdims)
 

@@ -45,7 +45,7 @@ def transpose(x: Tensor, axes: tuple[int, ...] | None = None) -> Tensor:
     return Transpose.apply(x, axes=axes)
 
 
-def _is_basic_index(index: Any) -> bool:
+def is_basic_index(index: Any) -> bool:
     """Basic indexing (ints, slices, None, Ellipsis) selects each element at most once."""
     items = index if isinstance(index, tuple) else (index,)
     return all(
@@ -62,17 +62,17 @@ class GetItem(Function):
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         out = np.zeros(self.shape, dtype=self.dtype)
-        if _is_basic_index(self.index):
+        if is_basic_index(self.index):
             out[self.index] = grad
         else:
             np.add.at(out, self.index, grad)  # repeated indices must accumulate
         return out
 
 
-def _plain_index(index: Any) -> Any:
+def plain_index(index: Any) -> Any:
     """Tensors inside an index become their arrays; lists become arrays (advanced indexing)."""
     if isinstance(index, tuple):
-        return tuple(_plain_index(i) for i in index)
+        return tuple(plain_index(i) for i in index)
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
@@ -81,7 +81,7 @@ def _plain_index(index: Any) -> Any:
 
 
 def getitem(x: Tensor, index: Any) -> Tensor:
-    return GetItem.apply(x, index=_plain_index(index))
+    return GetItem.apply(x, index=plain_index(index))
 
 
 def _promoted(tensors: Sequence[Any], op: str) -> list[Tensor]:

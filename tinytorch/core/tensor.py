@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from tinytorch.core.pytorch_methods import PyTorchMethods
+
 Axis = int | Sequence[int] | None
 
 
@@ -84,10 +86,14 @@ def _pick_axis(axis: Axis, dim: Axis) -> Axis:
     return axis
 
 
-class Tensor:
-    """An n-dimensional array that can record the operations applied to it for backprop."""
+class Tensor(PyTorchMethods):
+    """An n-dimensional array that can record the operations applied to it for backprop.
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    `_version` counts in-place writes (see `tinytorch.core.assignment`); the methods PyTorch
+    code needs beyond these are inherited from `PyTorchMethods`.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
     __array_priority__ = 1000  # make `ndarray + Tensor` defer to Tensor.__radd__
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
@@ -99,6 +105,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.requires_grad = bool(requires_grad)
         self._ctx = None
+        self._version = 0
 
     @classmethod
     def _wrap(cls, data: np.ndarray, requires_grad: bool = False) -> Tensor:
@@ -108,6 +115,7 @@ class Tensor:
         out.grad = None
         out.requires_grad = requires_grad
         out._ctx = None
+        out._version = 0
         return out
 
     # ----------------------------------------------------------------- array-like properties
@@ -122,10 +130,6 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
-
-    @property
-    def size(self) -> int:
-        return self.data.size
 
     @property
     def T(self) -> Tensor:
@@ -193,11 +197,9 @@ class Tensor:
         autograd.backward(self, grad, retain_graph)
 
     # ----------------------------------------------------------------------- dtype casting
-    def to(self, dtype: Any) -> Tensor:
-        """Differentiable cast (the gradient is cast back to this tensor's dtype)."""
+    def astype(self, dtype: Any) -> Tensor:
+        """Differentiable cast (the gradient is cast back to this tensor's dtype); see also `to`."""
         return F.cast(self, dtype)
-
-    astype = to
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -315,9 +317,20 @@ class Tensor:
              keepdim: bool | None = None) -> Tensor:
         return F.mean(self, _pick_axis(axis, dim), keepdims if keepdim is None else keepdim)
 
-    def max(self, axis: Axis = None, keepdims: bool = False, *, dim: Axis = None,
-            keepdim: bool | None = None) -> Tensor:
-        return F.max(self, _pick_axis(axis, dim), keepdims if keepdim is None else keepdim)
+    def amax(self, dim: Axis = (), keepdim: bool = False) -> Tensor:
+        """Maximum over `dim` (all axes for `()`), the gradient shared among ties."""
+        return F.max(self, None if dim == () else dim, keepdim)
+
+    def max(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+            keepdims: bool | None = None) -> Any:
+        """PyTorch's max: the largest element (0-d), or with `dim` the pair (values, indices)."""
+        dim = _pick_axis(axis, dim)
+        keepdim = keepdim if keepdims is None else keepdims
+        if dim is None:
+            return F.max(self)
+        if not isinstance(dim, (int, np.integer)):
+            raise TypeError(f"max(dim) takes one dim, got {dim!r}; use amax for several")
+        return F.max_with_indices(self, dim, keepdim)
 
     def var(self, axis: Axis = None, keepdims: bool = False, *, correction: int = 1,
             dim: Axis = None, keepdim: bool | None = None) -> Tensor:
@@ -331,8 +344,9 @@ class Tensor:
     def log_softmax(self, axis: int = -1, *, dim: int | None = None) -> Tensor:
         return F.log_softmax(self, _pick_axis(axis if dim is None else None, dim))
 
-    def argmax(self, axis: int | None = None) -> Tensor:
-        return Tensor._wrap(np.asarray(self.data.argmax(axis=axis)))
+    def argmax(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None
+               ) -> Tensor:
+        return F.argmax(self, _pick_axis(axis, dim), keepdim)
 
     # ------------------------------------------------------------------------------- shape
     def reshape(self, *shape: Any) -> Tensor:
@@ -377,9 +391,10 @@ class Tensor:
             return self
         return self.reshape(*self.shape[:axis], *self.shape[axis + 1:])
 
-    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0) -> list[Tensor]:
+    def split(self, split_size_or_sections: int | Sequence[int], axis: int = 0, *,
+              dim: int | None = None) -> list[Tensor]:
         """PyTorch semantics: an int is the size of each chunk, a list gives every size."""
-        return F.split(self, split_size_or_sections, axis)
+        return F.split(self, split_size_or_sections, axis if dim is None else dim)
 
     def masked_fill(self, mask: Any, value: float) -> Tensor:
         return F.masked_fill(self, mask, value)

@@ -126,7 +126,7 @@ def embedding_memory(model: GPT) -> EmbeddingMemory:
         table_bytes=table_bytes,
         gradient_bytes=table_bytes,
         adamw_state_bytes=2 * table_bytes,
-        table_parameters=weight.size,
+        table_parameters=weight.numel(),
         model_parameters=model.num_parameters(),  # a tied weight is one parameter
         tied_head=model.lm_head.weight is weight,
     )
