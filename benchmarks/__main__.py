@@ -24,6 +24,7 @@ from benchmarks import (
     bench_embedding,
     bench_generation,
     bench_gpt_step,
+    bench_hf_generation,
     bench_memory,
     bench_torch_style,
 )
@@ -68,6 +69,9 @@ CASES: dict[str, tuple[Callable[[int, int, int], list[dict]], int, int, float | 
     ),
     "generation": (lambda reps, warmup, _: bench_generation.run(reps, warmup), 3, 1, None),
     "bpe": (lambda reps, warmup, _: bench_bpe.run(reps, warmup), 3, 1, None),
+    "hf-generation": (lambda reps, warmup, _: bench_hf_generation.run_generation(reps), 4, 2, 1.0),
+    "hf-prefill": (lambda reps, warmup, _: bench_hf_generation.run_prefill(reps), 6, 2, None),
+    "hf-load": (lambda reps, warmup, _: bench_hf_generation.run_load(), 1, 1, None),
     "memory": (lambda reps, warmup, threads: bench_memory.run(threads), 1, 1, 1.5),
     "depth": (lambda reps, warmup, _: bench_gpt_step.run_depth(reps, warmup), 10, 3, None),
 }

@@ -51,13 +51,15 @@ def compare(
     reps: int,
     warmup: int,
     rounds: int = 4,
+    pause_s: float = 0.0,
 ) -> dict[str, float]:
     """Time both steps and report medians, bests and their ratios.
 
     The repetitions are split into `rounds` blocks per library, alternating tinytorch and torch
     blocks, each block starting with one untimed step: a change of background load during the
     run then hits both libraries alike, and the untimed step absorbs the other library's
-    spinning worker threads.
+    spinning worker threads. With `pause_s`, a pause of that many seconds takes the untimed
+    step's place (for steps of seconds, where an extra step per block is a high price).
     """
     for step in (ours, theirs):
         for _ in range(warmup):
@@ -66,7 +68,10 @@ def compare(
     per_round = [len(piece) for piece in _split(reps, rounds)]
     for count in per_round:
         for index, step in enumerate((ours, theirs)):
-            samples[index].extend(time_step(step, count, warmup=1).samples_ms)
+            if pause_s:
+                time.sleep(pause_s)
+            untimed = 0 if pause_s else 1
+            samples[index].extend(time_step(step, count, warmup=untimed).samples_ms)
     tiny, ref = Timing(tuple(samples[0])), Timing(tuple(samples[1]))
     return {
         "tinytorch_ms": tiny.median_ms,

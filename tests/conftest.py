@@ -44,3 +44,7 @@ def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]:
         return Result(code, out, err)
 
     return run
+
+
+# The Hugging Face GPT-2 directories that tests/13_transformer and tests/cli share.
+pytest_plugins = ["tests.hf_gpt2_fixtures"]

@@ -20,7 +20,7 @@ import os
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -70,29 +70,33 @@ def read_safetensors(
     """
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
-        prefix = f.read(8)
-        if len(prefix) < 8:
-            raise SafetensorsError(f"{size} bytes is too short for a header (8 bytes or more)")
-        (length,) = struct.unpack("<Q", prefix)
-        if length > HEADER_LIMIT:
-            raise SafetensorsError(
-                f"a header of {length:,} bytes is over the {HEADER_LIMIT:,} allowed"
-            )
-        if length > size - 8:
-            raise SafetensorsError(
-                f"the header length field says {length:,} bytes, but only {size - 8:,} follow it"
-            )
-        raw_header = f.read(length)
-        header = parse_header(raw_header, data_size=size - 8 - length)
+        header, data_start = read_header(f)
         check(header)
-        data = f.read(size - 8 - length)
-    if len(data) != size - 8 - length:
+        data = f.read(size - data_start)
+        f.seek(0)
+        digest = hashlib.sha256(f.read(data_start))
+    if len(data) != size - data_start:
         raise SafetensorsError("the file changed while it was read")
-    digest = hashlib.sha256(prefix)
-    digest.update(raw_header)
     digest.update(data)
     tensors = {name: _array(entry, data) for name, entry in header.items()}
     return tensors, digest.hexdigest()
+
+
+def read_header(f: BinaryIO) -> tuple[Header, int]:
+    """The checked header of the safetensors file open in `f` (at its start), and the offset at
+    which its data begins (the entries' offsets count from there)."""
+    size = os.fstat(f.fileno()).st_size
+    prefix = f.read(8)
+    if len(prefix) < 8:
+        raise SafetensorsError(f"{size} bytes is too short for a header (8 bytes or more)")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > HEADER_LIMIT:
+        raise SafetensorsError(f"a header of {length:,} bytes is over the {HEADER_LIMIT:,} allowed")
+    if length > size - 8:
+        raise SafetensorsError(
+            f"the header length field says {length:,} bytes, but only {size - 8:,} follow it"
+        )
+    return parse_header(f.read(length), data_size=size - 8 - length), 8 + length
 
 
 def parse_header(raw: bytes, data_size: int) -> Header:

@@ -38,6 +38,7 @@ from tinytorch.loss_plot import loss_plot_png
 from tinytorch.memory_budget import check_training_fits
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
+from tinytorch.pretrained import init_from
 from tinytorch.run_directory import CONFIG_FILE, RunConfig, RunDirectory
 from tinytorch.time_budget import TimeBudget, budget_raised
 from tinytorch.train_config import (
@@ -364,10 +365,15 @@ def run(
         train_flags["text"] = os.path.abspath(train_flags["text"])
         text = read_training_text(train_flags["text"])  # once: a pipe cannot be read twice
         text_hash = text_sha256(text)
+    if train_flags.get("init_from") is not None:
+        train_flags["init_from"] = os.path.abspath(train_flags["init_from"])
+    start = None
     if resume:
         run_dir = RunDirectory.resume(out_dir)
     else:
         model_config, train_config = new_run_configs(model_flags, train_flags, text_hash)
+        if train_config.init_from is not None:  # the model and tokenizer are DIR's
+            start, model_config, train_config = init_from(train_config, model_flags, train_flags)
         check_training_fits(model_config, train_config, saved_in=None)
         run_dir = RunDirectory.create(out_dir, overwrite=overwrite)
     with run_dir:
@@ -381,10 +387,11 @@ def run(
             tokenizer = run_dir.read_tokenizer(saved)
             data = prepare_data(train_config, model_config.max_seq_len, tokenizer, text)
         else:
-            data = prepare_data(train_config, model_config.max_seq_len, text=text)
+            tokenizer = None if start is None else start.tokenizer  # None: train one
+            data = prepare_data(train_config, model_config.max_seq_len, tokenizer, text)
             model_config = replace(model_config, vocab_size=data.tokenizer.vocab_size)
             manual_seed(train_config.seed)
-            model = GPT(model_config)
+            model = GPT(model_config) if start is None else start.model
         trainer = Trainer(train_config, run_dir, data, model, echo, started)
         config = RunConfig(model=model_config, train=train_config)
         if resume:

@@ -92,6 +92,11 @@ class TrainConfig(Settings):
         "the speed changes) so that the learning-rate schedule ends on time; replaces --steps",
         low=0, low_open=True, metavar="MINUTES",
     )
+    init_from: str | None = setting(
+        None, "fine-tune the model of DIR, a tinytorch run or a Hugging Face GPT-2 directory, "
+        "with its tokenizer (model options may only repeat its shape; --dropout and a shorter "
+        "--max-seq-len are allowed)", metavar="DIR"
+    )
 
     @classmethod
     def from_dict(cls, data: Any) -> TrainConfig:

@@ -65,3 +65,20 @@ def test_command_line_marks_rows_above_target_and_writes_the_json(monkeypatch, t
         ("slower", 1.25),
         ("faster", 1.25),
     ]
+
+
+def test_compare_with_a_pause_pauses_before_each_block_instead_of_an_untimed_step(monkeypatch):
+    import benchmarks.timing as timing
+
+    pauses, calls = [], {"ours": 0, "theirs": 0}
+    monkeypatch.setattr(timing.time, "sleep", pauses.append)
+
+    def step(name):
+        def run():
+            calls[name] += 1
+
+        return run
+
+    compare(step("ours"), step("theirs"), reps=6, warmup=1, rounds=3, pause_s=0.5)
+    assert calls == {"ours": 1 + 6, "theirs": 1 + 6}
+    assert pauses == [0.5] * 6  # 3 rounds x 2 libraries

@@ -237,7 +237,7 @@ def test_bpe_tokenizer_run_trains_and_generates(tmp_path: Path, cli, train_test_
 @pytest.mark.parametrize(
     ("argv", "fragments"),
     [
-        ((), ("required", "{train,generate,inspect}")),
+        ((), ("required", "{train,generate,inspect,export}")),
         (("train", "--steps", "-5"), ("--steps must be an integer >= 1", "-5")),
         (("train", "--steps", "many"), ("--steps", "invalid int value", "many")),
         (("train", "--batch-size", "0"), ("--batch-size must be an integer >= 1",)),

@@ -33,7 +33,9 @@ from tinytorch.core.losses import cross_entropy
 from tinytorch.core.random import manual_seed
 from tinytorch.core.tensor import Tensor
 from tinytorch.data import get_batch, load_text
+from tinytorch.hf_export import ExportError, export_gpt2, export_run
 from tinytorch.inspection import inspect_run
+from tinytorch.models.hf_weight_files import PretrainedError
 from tinytorch.models.ngram import NGramModel
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError
@@ -56,6 +58,8 @@ ERROR_TYPES = {
         UsageError,
         SettingError,
         RuntimeError,
+        ExportError,
+        PretrainedError,
     )
 }
 
@@ -342,6 +346,34 @@ def _train_a_huge_batch(s: Scratch) -> Any:
 
 def _config_model_values(**values: Any) -> Callable[[Path], None]:
     return lambda path: _edit_json(path, lambda d: d["model"].update(values))
+
+
+def _gpt2_dir(
+    s: Scratch,
+    config: Callable[[dict], None] | None = None,
+    tensors: Callable[[dict[str, np.ndarray]], None] | None = None,
+    truncate: bool = False,
+) -> Path:
+    """A Hugging Face GPT-2 directory at <dir>/hf (an export of `_gpt()`), edited."""
+    export_gpt2(_gpt(), CharTokenizer.from_text("abcdef"), s.dir / "hf")
+    if config is not None:
+        _edit_json(s.dir / "hf" / "config.json", config)
+    if tensors is not None:
+        _rewrite_tensors(tensors)(s.dir / "hf" / "model.safetensors")
+    if truncate:
+        _truncate(s.dir / "hf" / "model.safetensors")
+    return s.dir / "hf"
+
+
+def _load_gpt2(**edits: Any) -> Callable[[Scratch], Any]:
+    return lambda s: GPT.from_pretrained(_gpt2_dir(s, **edits))
+
+
+def _only_a_pickle(s: Scratch) -> Any:
+    directory = _gpt2_dir(s)
+    (directory / "model.safetensors").unlink()
+    s.pickle_bomb(directory / "pytorch_model.bin", "pickle")
+    return GPT.from_pretrained(directory)
 
 
 Q = np.zeros((1, 2, 3, 4), np.float32)  # (batch, heads, length, head_dim) for SDPA cases
@@ -850,6 +882,45 @@ CASES = [
     Case(
         "resume-trainer-state-bad-seconds",
         _in_run("trainer_state.json", _set("seconds", -1), _resume),
+    ),
+    # ------------------------------------------- Hugging Face GPT-2 directories, export
+    Case("gpt2-model-type", _load_gpt2(config=lambda c: c.update(model_type="llama"))),
+    Case(
+        "gpt2-unsupported-option",
+        _load_gpt2(config=lambda c: c.update(scale_attn_by_inverse_layer_idx=True)),
+    ),
+    Case("gpt2-dropouts-differ", _load_gpt2(config=lambda c: c.update(attn_pdrop=0.1))),
+    Case("gpt2-only-a-pickle", _only_a_pickle),
+    Case("gpt2-tensor-missing", _load_gpt2(tensors=lambda t: t.pop("transformer.ln_f.bias"))),
+    Case(
+        "gpt2-tensor-shape",
+        _load_gpt2(tensors=lambda t: t.update({"transformer.ln_f.weight": np.ones(9, "f4")})),
+    ),
+    Case(
+        "gpt2-tensor-not-finite",
+        _load_gpt2(tensors=lambda t: t["transformer.h.0.mlp.c_fc.weight"].fill(np.inf)),
+    ),
+    Case(
+        "gpt2-tensor-dtype",
+        _load_gpt2(tensors=lambda t: t.update({"transformer.ln_f.bias": np.zeros(8, "f8")})),
+    ),
+    Case("gpt2-weights-truncated", _load_gpt2(truncate=True)),
+    Case(
+        "export-positions",
+        lambda s: export_gpt2(
+            GPT(vocab_size=10, embed_dim=8, num_layers=1, num_heads=2, pos_encoding="rope"),
+            CharTokenizer.from_text("abcdef"),
+            s.dir / "out",
+        ),
+    ),
+    Case(
+        "export-into-used-directory",
+        lambda s: export_run(s.run_copy(), s.file("notes.txt", "mine").parent),
+    ),
+    Case(
+        "init-from-other-shape",
+        lambda s: _cli("train", "--out", str(s.dir / "new"), "--init-from", str(s.run_copy()),
+                       "--embed-dim", "64"),
     ),
 ]
 

@@ -1,4 +1,4 @@
-"""The `tinytorch` command: `tinytorch train`, `generate` and `inspect`.
+"""The `tinytorch` command: `tinytorch train`, `generate`, `inspect` and `export`.
 
 Each command lives in its own module here (`train.py`, `generate.py`, ...) with two functions:
 `add_command(commands)` declares its arguments and `run(args)` carries it out. Errors a user can
@@ -17,20 +17,24 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinytorch.cli import generate, inspect, train
+from tinytorch.cli import export, generate, inspect, train
 from tinytorch.cli.errors import Interrupted, UsageError
 from tinytorch.core.allocator import keep_freed_memory
+from tinytorch.hf_export import ExportError
+from tinytorch.models.hf_weight_files import PretrainedError
 from tinytorch.run_directory import CheckpointError
 from tinytorch.train import TrainingError, TrainingInterrupted
 
 EXIT_ERROR = 2
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
-COMMANDS = (train, generate, inspect)
+COMMANDS = (train, generate, inspect, export)
 
 EXPECTED_ERRORS = (
     UsageError,
     TrainingError,
     CheckpointError,
+    PretrainedError,
+    ExportError,
     OSError,  # missing or unreadable files, a directory where a file belongs, a full disk
 )
 

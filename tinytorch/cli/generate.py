@@ -1,4 +1,5 @@
-"""`tinytorch generate`: continue a prompt with the model of a run directory.
+"""`tinytorch generate`: continue a prompt with the model of a run or Hugging Face GPT-2
+directory.
 
 The text is printed token by token as it is generated, so Ctrl-C keeps everything generated
 so far: the first one stops after the current token and says how many were generated.
@@ -13,7 +14,7 @@ from typing import Any
 from tinytorch.cli.errors import Interrupted, UsageError
 from tinytorch.interrupts import sigint_sets_flag
 from tinytorch.models.generation import stream
-from tinytorch.run_directory import load_run
+from tinytorch.pretrained import load_pretrained
 from tinytorch.text.stream_decoder import StreamDecoder
 from tinytorch.text.tokenization import CharTokenizer
 
@@ -24,7 +25,12 @@ def add_command(commands: Any) -> None:
         help="continue a prompt with a trained model",
         description="Print the prompt followed by the generated text.",
     )
-    g.add_argument("run_dir", metavar="DIR", help="run directory written by `tinytorch train`")
+    g.add_argument(
+        "run_dir",
+        metavar="DIR",
+        help="run directory written by `tinytorch train`, or a Hugging Face GPT-2 directory "
+        "(config.json, model.safetensors, tokenizer.json or vocab.json + merges.txt)",
+    )
     g.add_argument("--prompt", required=True, help="text to continue (not empty)")
     g.add_argument(
         "--max-new-tokens", type=int, default=200, metavar="N", help="tokens to add (default 200)"
@@ -52,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--seed must be >= 0, got {args.seed}")
     if not args.prompt:
         raise UsageError("--prompt must not be empty")
-    model, tokenizer, _ = load_run(args.run_dir)
+    pretrained = load_pretrained(args.run_dir, dropout=0.0)  # no dropout when sampling
+    model, tokenizer = pretrained.model, pretrained.tokenizer
     try:  # bytes that are not UTF-8 reach argv as lone surrogates, which BPE cannot encode
         ids = tokenizer.encode_array(args.prompt)
     except ValueError as e:

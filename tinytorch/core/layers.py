@@ -75,7 +75,7 @@ def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
 
 
 def _uniform(shape: tuple[int, ...], bound: float) -> np.ndarray:
-    return default_generator().uniform(-bound, bound, size=shape).astype(np.float32)
+    return default_generator().uniform(-bound, bound, size=shape).astype(np.float32, copy=False)
 
 
 class Linear(Module):

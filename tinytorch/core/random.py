@@ -3,6 +3,10 @@ and `Generator`, a separate stream for the functions that take `generator=` (as 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
 import numpy as np
 
 from tinytorch.core.checks import check_non_negative
@@ -69,3 +73,42 @@ def numpy_generator(generator: Generator | None) -> np.random.Generator:
     if not isinstance(generator, Generator):
         raise TypeError(f"generator must be a tinytorch.Generator or None, got {generator!r}")
     return generator.numpy
+
+
+class _Zeros:
+    """Stands in for the generator in `uninitialized()`: every draw is float32 zeros, which the
+    kernel maps lazily and which initialisers need not convert (they keep float32 weights)."""
+
+    def standard_normal(self, size: Any, dtype: Any = None) -> np.ndarray:
+        return np.zeros(size, np.float32)
+
+    def normal(self, loc: float = 0.0, scale: float = 1.0, size: Any = None) -> np.ndarray:
+        return np.zeros(size, np.float32)
+
+    def uniform(self, low: float = 0.0, high: float = 1.0, size: Any = None) -> np.ndarray:
+        return np.zeros(size, np.float32)
+
+    def random(self, size: Any = None, dtype: Any = None) -> np.ndarray:
+        return np.zeros(size, np.float32)
+
+
+def initializing() -> bool:
+    """False inside `uninitialized()`: an initialiser may skip work whose result is discarded."""
+    return not isinstance(_generator, _Zeros)
+
+
+@contextlib.contextmanager
+def uninitialized() -> Iterator[None]:
+    """Build modules whose weights are about to be overwritten (loading pretrained weights):
+    their initialisers get zeros instead of random draws.
+
+    Drawing 124M initial values that a checkpoint then replaces costs seconds and a transient
+    copy of the largest tables; zeros cost neither (the kernel maps them lazily). The generator
+    is not advanced, so loading a model leaves every seeded result that follows unchanged.
+    """
+    global _generator
+    saved, _generator = _generator, _Zeros()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _generator = saved

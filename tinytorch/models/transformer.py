@@ -19,7 +19,7 @@ from tinytorch.core.containers import ModuleList, Sequential
 from tinytorch.core.layers import GELU, Dropout, LayerNorm, Linear, ReLU
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.module import Module
-from tinytorch.core.random import default_generator
+from tinytorch.core.random import default_generator, initializing
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.generation import generate
 from tinytorch.models.gpt_config import GPTConfig
@@ -118,9 +118,19 @@ class GPT(Module):
         )
         self.ln_f = LayerNorm(config.embed_dim, eps=config.layer_norm_eps)
         self.lm_head = Linear(config.embed_dim, config.vocab_size, bias=False)
-        self._init_weights()
+        if initializing():  # else the weights are about to be loaded: redrawing them only costs
+            self._init_weights()
         if config.tie_weights:
             self.lm_head.weight = self.embedding.token_embedding.weight
+
+    @classmethod
+    def from_pretrained(cls, path: Any, dropout: float | None = None) -> GPT:
+        """The GPT of a Hugging Face GPT-2 directory (config.json + model.safetensors, or its
+        shards); see `tinytorch.models.hf_gpt2.load_gpt2`. Nothing is downloaded: `path` is a
+        local directory. `dropout` overrides config.json's dropout probabilities."""
+        from tinytorch.models.hf_gpt2 import load_gpt2  # it imports this module
+
+        return load_gpt2(path, dropout)
 
     def _init_weights(self) -> None:
         """GPT-2: N(0, 0.02) weights, zero biases; residual projections N(0, 0.02/sqrt(2L)).
