@@ -6,17 +6,31 @@ tokenizer -> embedding -> attention -> linear model with Adam on a task only att
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
+import torch
 
-from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
+from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.random import manual_seed
+from tinytorch.core.sparse import RowSparseGrad
 from tinytorch.core.tensor import Tensor
-from tinytorch.text.embeddings import Embedding, EmbeddingLayer
-from tinytorch.text.tokenization import CharTokenizer
+from tinytorch.testing import numerical_gradient
+from tinytorch.text import bpe as bpe_module
+from tinytorch.text.embeddings import (
+    Embedding,
+    EmbeddingLayer,
+    RotaryEmbedding,
+    alibi_bias,
+    alibi_slopes,
+    create_sinusoidal_embeddings,
+)
+from tinytorch.text.tokenization import BPETokenizer, CharTokenizer
 
 
 def test_embedding_index_out_of_bounds() -> None:
@@ -115,7 +129,7 @@ def test_end_to_end_tokenizer_embedding_attention_training() -> None:
     tokenizer = CharTokenizer.from_text("0123456789|")
     rng = np.random.default_rng(8)
     model = CopyModel(tokenizer.vocab_size, dim=32, length=9)
-    optimizer = Adam(model.parameters(), lr=0.01)
+    optimizer = Adam(model.parameters(), lr=0.02)
 
     def batch(size: int) -> tuple[np.ndarray, np.ndarray]:
         digits = rng.integers(0, 10, size=(size, 4)).astype(str)
@@ -126,8 +140,8 @@ def test_end_to_end_tokenizer_embedding_attention_training() -> None:
         return ids[:, :-1], targets
 
     chance = np.log(10.0)
-    for _ in range(250):
-        inputs, targets = batch(32)
+    for _ in range(100):
+        inputs, targets = batch(16)
         optimizer.zero_grad()
         loss = cross_entropy(model(inputs), targets, ignore_index=-100)
         loss.backward()
@@ -137,3 +151,539 @@ def test_end_to_end_tokenizer_embedding_attention_training() -> None:
     assert final < 0.25 * chance
     accuracy = (model(inputs).data.argmax(-1) == targets)[:, 4:].mean()
     assert accuracy > 0.9
+
+
+# ------------------------------------------------- attention, checked against a reference
+def reference_attention(params: dict, x: torch.Tensor, real: np.ndarray, heads: int,
+                        causal: bool, positions: str | None) -> tuple:
+    """MultiHeadAttention written out in float64 PyTorch: projections, RoPE (interleaved pairs)
+    or ALiBi (the paper's slopes), padding and causal masks, softmax, merge, output projection.
+    A query that may attend to nothing gets zero weights (tinytorch's rule), not NaN."""
+    batch, length, dim = x.shape
+    head_dim = dim // heads
+
+    def project(name: str, t: torch.Tensor) -> torch.Tensor:
+        out = t @ params[f"{name}.weight"].T + params[f"{name}.bias"]
+        return out.reshape(batch, length, heads, head_dim).transpose(1, 2)
+
+    q, k, v = project("q_proj", x), project("k_proj", x), project("v_proj", x)
+    pos = torch.arange(length, dtype=torch.float64)
+    if positions == "rope":
+        angle = pos[:, None] * 10000.0 ** (-torch.arange(0, head_dim, 2) / head_dim)
+        cos, sin = angle.cos(), angle.sin()
+
+        def rotate(t: torch.Tensor) -> torch.Tensor:
+            even, odd = t[..., 0::2], t[..., 1::2]
+            return torch.stack([even * cos - odd * sin, even * sin + odd * cos], -1).flatten(-2)
+
+        q, k = rotate(q), rotate(k)
+    scores = q @ k.transpose(-1, -2) / head_dim**0.5
+    if positions == "alibi":
+        slopes = torch.tensor({2: [1 / 16, 1 / 256], 3: [1 / 16, 1 / 256, 1 / 4]}[heads])
+        scores = scores - slopes[:, None, None] * (pos[None, :] - pos[:, None]).abs()
+    allowed = torch.tensor(real)[:, None, None, :].expand(batch, heads, length, length)
+    if causal:
+        allowed = allowed & torch.ones(length, length, dtype=torch.bool).tril()
+    weights = torch.softmax(scores.masked_fill(~allowed, -1e300), -1)
+    weights = weights * allowed.any(-1, keepdim=True)
+    merged = (weights @ v).transpose(1, 2).reshape(batch, length, dim)
+    return merged @ params["out_proj.weight"].T + params["out_proj.bias"], weights
+
+
+@pytest.mark.parametrize(
+    "positions, heads, causal, length",
+    [(None, 2, True, 40), (None, 2, False, 40), ("rope", 2, True, 40), ("alibi", 3, True, 40),
+     ("alibi", 2, False, 9), (None, 2, True, 256)],
+)
+def test_embedded_attention_matches_reference(positions, heads, causal, length) -> None:
+    """Left-padded embedded batches through MultiHeadAttention: outputs, weights and every
+    gradient (embedding table included) equal a float64 PyTorch reference. Length 40 splits
+    causal queries into blocks; length 256 splits the batch over two threads."""
+    from tinytorch.core import parallel
+
+    manual_seed(11)
+    rng = np.random.default_rng(11)
+    vocab, dim, batch = 20, 6 * heads, 4
+    layer = EmbeddingLayer(vocab, dim, max_seq_len=length, padding_idx=0)
+    attention = MultiHeadAttention(dim, num_heads=heads, pos_encoding=positions)
+    lengths = np.array([length, length - 3, 1, length // 2])
+    ids = rng.integers(1, vocab, size=(batch, length))
+    real = np.arange(length)[None, :] >= (length - lengths)[:, None]  # left padding
+    ids[~real] = 0
+    upstream = rng.standard_normal((batch, length, dim)).astype(np.float32)
+
+    threads = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        x = layer(ids)
+        out, weights = attention(x, key_padding_mask=real, is_causal=causal, need_weights=True)
+        (out * Tensor(upstream)).sum().backward()
+    finally:
+        parallel.set_num_threads(threads)
+
+    params = {name: torch.tensor(p.data, dtype=torch.float64, requires_grad=True)
+              for name, p in attention.named_parameters()}
+    table = torch.tensor(layer.token_embedding.weight.data, dtype=torch.float64,
+                         requires_grad=True)
+    positions_table = torch.tensor(layer.position_encoding.weight.data, dtype=torch.float64,
+                                   requires_grad=True)
+    x_ref = torch.nn.functional.embedding(torch.tensor(ids), table, padding_idx=0)
+    x_ref = x_ref + positions_table[:length]
+    out_ref, weights_ref = reference_attention(params, x_ref, real, heads, causal, positions)
+    (out_ref * torch.tensor(upstream, dtype=torch.float64)).sum().backward()
+
+    np.testing.assert_allclose(out.data, out_ref.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(weights.data, weights_ref.detach().numpy(), atol=1e-6)
+    for name, p in attention.named_parameters():
+        np.testing.assert_allclose(p.grad, params[name].grad.numpy(), rtol=1e-3, atol=1e-4,
+                                   err_msg=name)
+    np.testing.assert_allclose(layer.token_embedding.weight.grad, table.grad.numpy(),
+                               rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(layer.position_encoding.weight.grad, positions_table.grad.numpy(),
+                               rtol=1e-3, atol=1e-4)
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered in subtract:RuntimeWarning")
+def test_attention_softmax_at_extreme_scores() -> None:
+    """The fused softmax at the edge of float32: exact weights, finite outputs and gradients.
+
+    One query per row with a head size of 1 and scale 1, so the scores are exactly the keys.
+    """
+    big, huge = 1e30, 3e38  # 3e38 is near float32's maximum (3.4e38)
+    rows = [  # scores, may attend, expected weights
+        ([huge, 0.0, -huge], [True] * 3, [1.0, 0.0, 0.0]),
+        ([huge, huge, huge], [True] * 3, [1 / 3] * 3),
+        ([-huge, -huge, -huge], [True] * 3, [1 / 3] * 3),
+        ([big, big, -big], [True] * 3, [0.5, 0.5, 0.0]),
+        ([-big, 0.0, big], [True] * 3, [0.0, 0.0, 1.0]),
+        ([huge, 0.0, -huge], [False] * 3, [0.0, 0.0, 0.0]),  # nothing to attend to
+        ([huge, -big, -big], [False, True, True], [0.0, 0.5, 0.5]),
+    ]
+    scores = np.array([r[0] for r in rows], dtype=np.float32)[:, :, None]  # (rows, keys, 1)
+    allowed = np.array([r[1] for r in rows])[:, None, :]  # (rows, 1 query, keys)
+    expected = np.array([r[2] for r in rows])
+    values = np.array([0.25, 0.5, 1.0], dtype=np.float32)
+    q = Tensor(np.ones((len(rows), 1, 1), dtype=np.float32), requires_grad=True)
+    k = Tensor(scores, requires_grad=True)
+    v = Tensor(np.broadcast_to(values[:, None], (len(rows), 3, 1)).copy(), requires_grad=True)
+    out, weights = scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=1.0,
+                                                return_weights=True)
+    np.testing.assert_allclose(weights.data[:, 0], expected, rtol=1e-6, atol=0)
+    np.testing.assert_allclose(out.data[:, 0, 0], expected @ values, rtol=1e-6)
+    out.sum().backward()
+    for grad in (q.grad, k.grad, v.grad):
+        assert np.isfinite(grad).all()
+    # d out / d v_j = P_j and d out / d k_j = P_j (v_j - out) (q = 1): exact here.
+    np.testing.assert_allclose(v.grad[:, :, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(k.grad[:, :, 0], expected * (values - (expected @ values)[:, None]),
+                               rtol=1e-5, atol=1e-7)
+    # One-hot, half-half, zero and masked rows give exactly no gradient to q.
+    np.testing.assert_array_equal(q.grad[[0, 3, 4, 5, 6], 0, 0], 0.0)
+
+
+def naive_bpe_merges(chunks: list[str], count: int) -> list[tuple[int, int]]:
+    """BPE training at its plainest: recount every pair, merge the most frequent (ties: the
+    smallest pair), repeat. The oracle for the incremental trainer."""
+    words = [list(chunk.encode("utf-8")) for chunk in chunks]
+    merges: list[tuple[int, int]] = []
+    while len(merges) < count:
+        pairs = Counter(pair for word in words for pair in zip(word, word[1:], strict=False))
+        if not pairs:
+            break
+        best = min(pairs, key=lambda pair: (-pairs[pair], pair))
+        merges.append(best)
+        new_id, merged = 255 + len(merges), []
+        for word in words:
+            out, i = [], 0
+            while i < len(word):
+                step = 2 if tuple(word[i: i + 2]) == best else 1
+                out.append(new_id if step == 2 else word[i])
+                i += step
+            merged.append(out)
+        words = merged
+    return merges
+
+
+def test_bpe_ids_reaching_the_embedding_are_the_known_ones() -> None:
+    """Module 10 -> 11 for BPE: merges equal a naive trainer's, specials sit after them, and
+    ids, padding and decoding agree with what the embedding table is sized for."""
+    text = "the cat sat on the mat; the cat ate the rat. " * 3 + "a aa aaa aaaa"
+    for pattern in ("gpt4", "gpt2", None):
+        trained = BPETokenizer.train(text, vocab_size=256 + 30 + 4, pattern=pattern)
+        chunks = [text] if pattern is None else bpe_module.regex.findall(
+            bpe_module.PATTERNS[pattern], text)
+        assert trained.merges == naive_bpe_merges(chunks, 30), pattern
+    # Specials: <pad> is added in front when missing; ids follow the merges in order.
+    short = BPETokenizer.train("abab", vocab_size=256 + 1 + 2, special_tokens=["<eos>"])
+    assert short.merges == [(97, 98)] and short.special_tokens == {"<pad>": 257, "<eos>": 258}
+    assert (short.pad_id, short.eos_id, short.unk_id, short.bos_id) == (257, 258, None, None)
+    full = BPETokenizer([(97, 98)], special_tokens=["<pad>", "<unk>", "<bos>", "<eos>"])
+    assert (full.pad_id, full.unk_id, full.bos_id, full.eos_id) == (257, 258, 259, 260)
+    batch = full.encode_batch(["ab", "abab a"], add_bos=True, add_eos=True)
+    np.testing.assert_array_equal(
+        batch.ids, [[259, 256, 260, 257, 257, 257], [259, 256, 256, 32, 97, 260]])
+    # A two-byte chunk merges too; training stops when no pair is left.
+    assert full.encode("ab") == [256]
+    assert BPETokenizer.train("ab", vocab_size=256 + 5 + 4, pattern=None).merges == [(97, 98)]
+    # Decoding: special ids render as names, or vanish (<unk> as U+FFFD) when skipped.
+    ids = [259, 256, 258, 257, 260]
+    assert full.decode(ids) == "<bos>ab<unk><pad><eos>"
+    assert full.decode(ids, skip_special_tokens=True) == "ab\ufffd"
+    assert full.decode([0xC3, 0xA9, 0xC3]) == "\u00e9\ufffd"  # invalid UTF-8 is replaced
+    # Special strings in text are ordinary text unless allowed; the longest name wins.
+    named = BPETokenizer([], special_tokens=["<pad>", "<e>", "<e>x"], pattern="gpt2")
+    assert named.encode("a<e>x") == list(b"a<e>x")
+    assert named.encode("a<e>xb<e>", allowed_special="all") == [97, 258, 98, 257]
+    assert named.encode("<e>x<e>", allowed_special={"<e>"}) == [257, *b"x", 257]
+    for bad, message in (("<e>", "allowed_special must be 'all' or a collection of names, "
+                                 "got '<e>'"),
+                         ({"<f>"}, "unknown special tokens ['<f>']; known: ['<pad>', '<e>', "
+                                   "'<e>x']")):
+        with pytest.raises(ValueError) as caught:
+            named.encode("x", allowed_special=bad)
+        assert str(caught.value) == message
+    # Encoding repeats exactly from the chunk cache.
+    assert full.encode("abab ab") == full.encode("abab ab") == [256, 256, 32, 256]
+
+
+def test_bad_input_is_refused_where_it_enters() -> None:
+    """Every boundary a token id, vector or mask crosses on its way from text to attention
+    refuses bad input with its own exact message (docs/errors.md), naming value and rule."""
+    char = CharTokenizer.from_text("abc")
+    bpe = BPETokenizer([(97, 98)], pattern=None)
+    mha = MultiHeadAttention(4, num_heads=2)
+    x = Tensor(np.zeros((1, 3, 4), np.float32))
+    q, q3 = Tensor(np.zeros((2, 3, 4), np.float32)), Tensor(np.zeros((3, 3, 4), np.float32))
+    attend = scaled_dot_product_attention
+    grown = KVCache()
+    grown.append(np.zeros((1, 2, 3, 4)), np.zeros((1, 2, 3, 4)))
+    cases = [
+        (lambda: char.encode(b"ab"),
+         TypeError,
+         'text must be str, got bytes'),
+        (lambda: CharTokenizer(["ab"]),
+         ValueError,
+         "alphabet entries must be single characters, got 'ab'"),
+        (lambda: char.decode([[1, 2], [3]]),
+         ValueError,
+         'decode expects a 1-D sequence of ids, got nested sequences of unequal '
+         'lengths'),
+        (lambda: char.decode([[1]]),
+         ValueError,
+         'decode expects a 1-D sequence of ids, got shape (1, 1)'),
+        (lambda: char.decode([2**70]),
+         IndexOutOfRangeError,
+         'token id 1180591620717411303424 at position 0 is out of range [0, 7)'),
+        (lambda: char.decode(np.array([True, 2**70], dtype=object)),
+         TypeError,
+         'token ids must be integers, got True at position 0'),
+        (lambda: char.decode([1.0]),
+         TypeError,
+         'token ids must be integers, got dtype float64'),
+        (lambda: char.decode([4, 7, -1]),
+         IndexOutOfRangeError,
+         'token id 7 at position 1 is out of range [0, 7)'),
+        (lambda: char.decode([4, 7]),
+         IndexOutOfRangeError,
+         'token id 7 at position 1 is out of range [0, 7)'),
+        (lambda: BPETokenizer([(97,)]),
+         ValueError,
+         'merge 0 must be a pair of integer ids, got (97,)'),
+        (lambda: BPETokenizer([(97, 256)]),
+         ValueError,
+         'merge 0 [97, 256] references an id outside [0, 256)'),
+        (lambda: BPETokenizer([(97, 98), (97, 98)]),
+         ValueError,
+         'merge 1 [97, 98] repeats merge 0'),
+        (lambda: BPETokenizer([], special_tokens=["<unk>"]),
+         ValueError,
+         "special_tokens must include '<pad>' (encode_batch pads with it)"),
+        (lambda: BPETokenizer([], special_tokens="<pad>"),
+         TypeError,
+         'special_tokens must be a sequence of strings, not a single str'),
+        (lambda: BPETokenizer([], special_tokens=["<pad>", ""]),
+         ValueError,
+         "special tokens must be non-empty strings, got ''"),
+        (lambda: BPETokenizer([], special_tokens=["<pad>", "<a>", "<a>"]),
+         ValueError,
+         "duplicate special tokens ['<a>']"),
+        (lambda: BPETokenizer([], pattern="gpt3"),
+         ValueError,
+         "pattern must be one of ['gpt2', 'gpt4'] or None, got 'gpt3'"),
+        (lambda: BPETokenizer.train("ab", vocab_size=True),
+         TypeError,
+         'vocab_size must be an int, got True'),
+        (lambda: BPETokenizer.train("ab", vocab_size=259),
+         ValueError,
+         'vocab_size=259 is too small: need >= 260 (256 bytes + 4 special tokens)'),
+        (lambda: BPETokenizer.train("a\ud800", vocab_size=300),
+         ValueError,
+         'text is not encodable as UTF-8: lone surrogate U+D800 at index 1'),
+        (lambda: bpe.encode("ab\udfff"),
+         ValueError,
+         'text is not encodable as UTF-8: lone surrogate U+DFFF at index 2'),
+        (lambda: bpe.decode([261]),
+         IndexOutOfRangeError,
+         'token id 261 at position 0 is out of range [0, 261)'),
+        (lambda: RotaryEmbedding(5),
+         ValueError,
+         'RotaryEmbedding needs an even head_dim (pairs), got 5'),
+        (lambda: RotaryEmbedding(4, base=0.0),
+         ValueError,
+         'base must be positive, got 0.0'),
+        (lambda: RotaryEmbedding(4)(Tensor(np.zeros((2, 4), np.int64))),
+         TypeError,
+         'RotaryEmbedding needs floating-point input, got dtype int64'),
+        (lambda: RotaryEmbedding(4)(Tensor(np.zeros((2, 6), np.float32))),
+         ValueError,
+         'RotaryEmbedding(head_dim=4) needs input of shape (..., seq_len, 4), got '
+         '(2, 6)'),
+        (lambda: RotaryEmbedding(4)(Tensor(np.zeros((2, 4), np.float32)), offset=-1),
+         ValueError,
+         'offset must be a non-negative integer, got -1'),
+        (lambda: alibi_slopes(0),
+         ValueError,
+         'num_heads must be a positive integer, got 0'),
+        (lambda: alibi_bias(2, -1, 3),
+         ValueError,
+         'q_len must be a non-negative integer, got -1'),
+        (lambda: create_sinusoidal_embeddings(4, 4, base=0.0),
+         ValueError,
+         'base must be positive, got 0.0'),
+        (lambda: EmbeddingLayer(5, 4)(np.zeros((1, 1, 1), np.int64)),
+         ValueError,
+         'EmbeddingLayer expects tokens of shape (seq_len,) or (batch, seq_len), '
+         'got 3-D input'),
+        (lambda: EmbeddingLayer(5, 4)(np.zeros(2, np.int64), offset=-2),
+         ValueError,
+         'offset must be a non-negative integer, got -2'),
+        (lambda: EmbeddingLayer(5, 4)(np.zeros(2, np.int64), offset=True),
+         ValueError,
+         'offset must be a non-negative integer, got True'),
+        (lambda: EmbeddingLayer(5, 4, pos_encoding="alibi"),
+         ValueError,
+         "unknown pos_encoding 'alibi'; allowed values: ('learned', 'sinusoidal', "
+         "'rope', None)"),
+        (lambda: MultiHeadAttention(6, num_heads=4),
+         ValueError,
+         'embed_dim (6) must be divisible by num_heads (4)'),
+        (lambda: MultiHeadAttention(4, num_heads=2, dropout=1.0),
+         ValueError,
+         'dropout must be in [0, 1), got 1.0'),
+        (lambda: MultiHeadAttention(4, num_heads=2, pos_encoding="learned"),
+         ValueError,
+         "pos_encoding must be one of (None, 'rope', 'alibi'), got 'learned'"),
+        (lambda: MultiHeadAttention(6, num_heads=2, pos_encoding="rope"),
+         ValueError,
+         'rope needs an even head_dim, got 3 (embed_dim 6 / num_heads 2)'),
+        (lambda: MultiHeadAttention(4, num_heads=2, batch_first=1),
+         TypeError,
+         'batch_first must be a bool, got 1'),
+        (lambda: MultiHeadAttention(4, num_heads=2, kdim=0),
+         ValueError,
+         'kdim must be a positive integer, got 0'),
+        (lambda: mha(Tensor(np.zeros((1, 3, 5), np.float32))),
+         ValueError,
+         'query must have shape (batch, seq, 4) for embed_dim=4, got (1, 3, 5)'),
+        (lambda: MultiHeadAttention(4, 2, batch_first=False)(Tensor(np.zeros((3, 4), np.float32))),
+         ValueError,
+         'query must have shape (seq, batch, 4) for embed_dim=4, got (3, 4)'),
+        (lambda: mha(x, Tensor(np.zeros((2, 3, 4), np.float32))),
+         ValueError,
+         'query (1, 3, 4), key (2, 3, 4) and value (2, 3, 4) must share the batch '
+         'size, and key and value the length'),
+        (lambda: mha(x, key_padding_mask=np.ones((1, 3))),
+         TypeError,
+         'key_padding_mask must be bool (True = real token), got dtype float64'),
+        (lambda: mha(x, key_padding_mask=np.ones((1, 4), bool)),
+         ValueError,
+         'key_padding_mask must have shape (batch, key_len) = (1, 3), got (1, 4)'),
+        (lambda: mha(x, attn_mask=np.ones((2, 2, 3, 3), bool)),
+         ValueError,
+         'attn_mask of shape (2, 2, 3, 3) does not broadcast to (batch, heads, '
+         'q_len, k_len) = (1, 2, 3, 3)'),
+        (lambda: mha(x, x, kv_cache=KVCache()),
+         ValueError,
+         'kv_cache is for self-attention: pass key=None and value=None'),
+        (lambda: KVCache().append(np.zeros((1, 2, 3)), np.zeros((1, 2, 3))),
+         ValueError,
+         'keys and values must be (batch, heads, length, head_dim) with matching '
+         'leading dims, got (1, 2, 3) and (1, 2, 3)'),
+        (lambda: grown.append(np.zeros((1, 2, 1, 5)), np.zeros((1, 2, 1, 4))),
+         ValueError,
+         'cannot append keys (1, 2, 1, 5) / values (1, 2, 1, 4) to a cache '
+         'holding (1, 2) batch x heads with head_dim 4'),
+        (lambda: attend(Tensor(np.zeros(4, np.float32)), q, q),
+         ValueError,
+         'query must have shape (..., seq_len, dim), got (4,)'),
+        (lambda: attend(q, q, Tensor(np.zeros((2, 3, 4), np.int64))),
+         TypeError,
+         'value must be floating point, got dtype int64'),
+        (lambda: attend(q, q, Tensor(np.zeros((2, 3, 4)), dtype=np.float64)),
+         TypeError,
+         'query, key and value must share a dtype, got float32, float32, float64'),
+        (lambda: attend(q, Tensor(np.zeros((2, 3, 5), np.float32)), q),
+         ValueError,
+         'query and key must have the same feature size, got query (2, 3, 4) and '
+         'key (2, 3, 5)'),
+        (lambda: attend(q, q, Tensor(np.zeros((2, 2, 4), np.float32))),
+         ValueError,
+         'key and value must have the same length, got key (2, 3, 4) and value '
+         '(2, 2, 4)'),
+        (lambda: attend(q, q3, q3),
+         ValueError,
+         'batch dimensions of query (2, 3, 4), key (3, 3, 4) and value (3, 3, 4) '
+         'do not broadcast'),
+        (lambda: attend(q, q, q, dropout_p=1.0),
+         ValueError,
+         'dropout_p must be in [0, 1), got 1.0'),
+        (lambda: attend(q, q, q, attn_mask=np.ones((3, 3), bool), is_causal=True),
+         ValueError,
+         'pass either attn_mask or is_causal=True, not both (combine them into '
+         'one mask)'),
+        (lambda: attend(q, q, q, scale=float("inf")),
+         ValueError,
+         'scale must be a finite number or None, got inf'),
+        (lambda: attend(q, q, q, scale=True),
+         ValueError,
+         'scale must be a finite number or None, got True'),
+        (lambda: attend(q, q, q, attn_mask=np.where(np.eye(3) * [0, 1, 0], np.nan, 0.0)),
+         ValueError,
+         'attn_mask is a float mask (added to the scores) and holds nan at '
+         'position (1, 1): only finite values and -inf (may not attend) are '
+         'allowed'),
+        (lambda: attend(q, q, q, attn_mask=np.ones((3, 3), np.int64)),
+         TypeError,
+         'attn_mask must be bool (True = may attend) or float (added to the '
+         'scores), got dtype int64'),
+        (lambda: attend(q, q, q, attn_mask=np.ones((4, 3), bool)),
+         ValueError,
+         "attn_mask of shape (4, 3) does not broadcast to the attention scores' "
+         'shape (2, 3, 3) (query (2, 3, 4), key (2, 3, 4))'),
+    ]
+    for call, error, message in cases:
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("positions", [None, "rope", "alibi"])
+def test_incremental_decoding_matches_the_full_sequence(positions) -> None:
+    """Embedding offsets (Module 11) and the attention KV cache (12) agree: feeding a sequence
+    in pieces of 3, 1 and 5 tokens gives the outputs of one causal pass over all of it."""
+    manual_seed(12)
+    layer = EmbeddingLayer(30, 8, max_seq_len=9, pos_encoding="sinusoidal")
+    attention = MultiHeadAttention(8, num_heads=2, pos_encoding=positions)
+    ids = np.random.default_rng(12).integers(0, 30, size=(2, 9))
+    full = attention(layer(ids), is_causal=True).data
+    cache, start, pieces = KVCache(), 0, []
+    for size in (3, 1, 5):
+        x = layer(ids[:, start: start + size], offset=start)
+        pieces.append(attention(x, is_causal=True, kv_cache=cache).data)
+        start += size
+    assert cache.length == 9 and cache.keys.shape == (2, 2, 9, 4)
+    np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-5, atol=1e-6)
+
+
+def test_attention_dropout_and_broadcast_batches() -> None:
+    """The fused op's other paths: dropout (weights of 0 or p-scaled, gradients by central
+    differences under the same seed), batch axes that broadcast, 1-D and float masks, and
+    inputs that need no gradient."""
+    rng = np.random.default_rng(13)
+    q64, k64, v64 = (rng.standard_normal(s) for s in ((2, 3, 4), (2, 5, 4), (2, 5, 3)))
+
+    def run(*arrays: np.ndarray) -> tuple[Tensor, Tensor]:
+        manual_seed(13)
+        tensors = [Tensor(a, dtype=np.float64) for a in arrays]
+        out, weights = scaled_dot_product_attention(*tensors, dropout_p=0.5,
+                                                    return_weights=True)
+        return out, weights
+
+    out, weights = run(q64, k64, v64)
+    plain = scaled_dot_product_attention(*(Tensor(a, dtype=np.float64) for a in (q64, k64, v64)),
+                                         return_weights=True)[1].data
+    kept = weights.data != 0
+    assert 0.2 < kept.mean() < 0.8
+    np.testing.assert_allclose(weights.data[kept], 2.0 * plain[kept], rtol=1e-12)
+    np.testing.assert_allclose(out.data, weights.data @ v64, rtol=1e-12)
+    upstream = rng.standard_normal(out.shape)
+    tensors = [Tensor(a, dtype=np.float64, requires_grad=True) for a in (q64, k64, v64)]
+    manual_seed(13)
+    (scaled_dot_product_attention(*tensors, dropout_p=0.5) * Tensor(upstream)).sum().backward()
+    for tensor, array in zip(tensors, (q64, k64, v64), strict=True):
+        numeric = numerical_gradient(
+            lambda: float((run(q64, k64, v64)[0].data * upstream).sum()), array)
+        np.testing.assert_allclose(tensor.grad, numeric, rtol=1e-5, atol=1e-7)
+
+    # Broadcast batch axes, a 1-D key mask and a float mask, against a float64 reference.
+    q = torch.tensor(rng.standard_normal((2, 1, 3, 4)), requires_grad=True)
+    k = torch.tensor(rng.standard_normal((1, 2, 5, 4)), requires_grad=True)
+    v = torch.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    float_mask = rng.standard_normal((2, 2, 3, 5))
+    float_mask[..., 2] = -np.inf
+    for mask in (np.array([True, False, True, True, False]), float_mask):
+        additive = torch.tensor(np.where(mask, 0.0, -np.inf) if mask.dtype == bool else mask)
+        reference = torch.softmax(q @ k.transpose(-1, -2) / 2.0 + additive, -1) @ v
+        mine = [Tensor(t.detach().numpy(), dtype=np.float64, requires_grad=True) for t in (q, k)]
+        out = scaled_dot_product_attention(*mine, Tensor(v.detach().numpy(), dtype=np.float64),
+                                           attn_mask=mask)  # v needs no gradient here
+        grads = torch.autograd.grad((reference * 1.5).sum(), (q, k))
+        (out * 1.5).sum().backward()
+        np.testing.assert_allclose(out.data, reference.detach().numpy(), rtol=1e-10)
+        for tensor, expected in zip(mine, grads, strict=True):
+            np.testing.assert_allclose(tensor.grad, expected.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_sparse_scaled_and_renormalised_lookups() -> None:
+    """The lookup's variants agree with the plain dense computation: row-sparse gradients
+    (small and large tables, repeated ids, padding, frequency scaling, sums and scaling of
+    gradients), max_norm in 1-, 2- and inf-norms, and sqrt(D)-scaled token vectors."""
+    rng = np.random.default_rng(14)
+    ids = np.array([[3, 1, 3, 0], [2, 3, 1, 1]])
+    upstream = rng.standard_normal((2, 4, 5)).astype(np.float32)
+    for rows in (4, 100):  # few rows: ids are counted; many: sorted
+        for scale in (False, True):
+            table = rng.standard_normal((rows, 5)).astype(np.float32)
+            grads = []
+            for sparse in (False, True):
+                emb = Embedding.from_pretrained(table.copy(), freeze=False, padding_idx=0,
+                                                scale_grad_by_freq=scale, sparse=sparse)
+                (emb(ids) * Tensor(upstream)).sum().backward()
+                grads.append(emb.weight.grad)
+            dense, sparse_grad = grads
+            expected = np.zeros((rows, 5))
+            counts = np.bincount(ids.ravel(), minlength=rows)
+            for position, token in np.ndenumerate(ids):
+                if token:
+                    expected[token] += upstream[position] / (counts[token] if scale else 1)
+            np.testing.assert_allclose(dense, expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_array_equal(sparse_grad.indices, [1, 2, 3])
+            np.testing.assert_allclose(sparse_grad.values, expected[[1, 2, 3]], rtol=1e-5)
+            np.testing.assert_allclose(np.asarray(sparse_grad), expected, rtol=1e-5, atol=1e-6)
+            np.testing.assert_allclose((sparse_grad * 2.0).to_dense(), 2 * expected, rtol=1e-5,
+                                       atol=1e-6)
+            np.testing.assert_allclose((sparse_grad + sparse_grad).values,
+                                       2 * expected[[1, 2, 3]], rtol=1e-5)
+            np.testing.assert_allclose(sparse_grad + np.ones((rows, 5)), expected + 1,
+                                       rtol=1e-5)
+    with pytest.raises(ValueError) as caught:
+        RowSparseGrad(np.array([1, 2]), np.zeros((3, 5)), (10, 5))
+    assert str(caught.value) == (
+        "values of shape (3, 5) do not fit 2 rows of a table of shape (10, 5)")
+
+    # max_norm renormalises exactly the looked-up rows that are too long, in the given norm.
+    for norm in (1.0, 2.0, np.inf):
+        table = np.array([[3.0, 4.0], [0.3, 0.4], [-6.0, 8.0], [1.0, 1.0]], dtype=np.float32)
+        emb = Embedding.from_pretrained(table.copy(), max_norm=2.0, norm_type=norm)
+        out = emb(np.array([0, 1, 0])).data
+        norms = np.linalg.norm(table, ord=norm, axis=1)
+        assert np.isclose(np.linalg.norm(out[0], ord=norm), 2.0, rtol=1e-6)
+        np.testing.assert_allclose(out[0], table[0] * 2.0 / (norms[0] + 1e-7), rtol=1e-6)
+        np.testing.assert_array_equal(out[1], table[1])  # short enough: untouched
+        np.testing.assert_array_equal(emb.weight.data[2:], table[2:])  # not looked up
+    # scale_embeddings multiplies token vectors by sqrt(D) before positions are added.
+    layer = EmbeddingLayer(10, 16, max_seq_len=4, scale_embeddings=True)
+    out = layer(np.array([7, 2])).data
+    positions = layer.position_encoding.weight.data[:2]
+    expected = layer.token_embedding.weight.data[[7, 2]] * 4.0 + positions
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
