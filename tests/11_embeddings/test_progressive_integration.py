@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tinytorch.core.attention import MultiHeadAttention
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.optimizers import SGD, Adam
 from tinytorch.core.sparse import RowSparseGrad
 from tinytorch.core.tensor import Tensor
@@ -361,6 +362,18 @@ class TestRegressionPrevention:
             z = z * 1.0 + z * 0.0
         z.sum().backward()
         np.testing.assert_allclose(y.grad, [1.0])
+        # A graph is freed by its backward: a second one says so; no_grad records nothing.
+        with pytest.raises(RuntimeError) as caught:
+            z.sum().backward()
+        assert str(caught.value) == (
+            "Trying to backward through the graph a second time: its saved values were freed "
+            "after the first backward. Call backward(retain_graph=True) the first time.")
+        with no_grad():
+            assert not (y * 2.0).requires_grad
+            with no_grad():
+                pass
+            assert not (y * 2.0).requires_grad  # an inner no_grad restores "off", not "on"
+        assert (y * 2.0).requires_grad
         # Softmax stays finite on huge logits.
         assert np.isfinite(Tensor([[1e4, -1e4, 0.0]]).softmax(-1).data).all()
         # Tokenizer: exact round trip including whitespace and newlines.

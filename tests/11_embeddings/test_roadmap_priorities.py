@@ -6,6 +6,7 @@ tokenizer -> embedding -> attention -> linear model with Adam on a task only att
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 
 import numpy as np
@@ -13,7 +14,9 @@ import pytest
 import torch
 
 from tinytorch.core.attention import KVCache, MultiHeadAttention, scaled_dot_product_attention
+from tinytorch.core.autograd import no_grad
 from tinytorch.core.errors import IndexOutOfRangeError
+from tinytorch.core.functional import concatenate
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import SGD, Adam
@@ -26,9 +29,11 @@ from tinytorch.text.embeddings import (
     Embedding,
     EmbeddingLayer,
     RotaryEmbedding,
+    SinusoidalPositionalEncoding,
     alibi_bias,
     alibi_slopes,
     create_sinusoidal_embeddings,
+    embedding_memory_bytes,
 )
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer
 
@@ -304,7 +309,7 @@ def naive_bpe_merges(chunks: list[str], count: int) -> list[tuple[int, int]]:
     return merges
 
 
-def test_bpe_ids_reaching_the_embedding_are_the_known_ones() -> None:
+def test_bpe_ids_reaching_the_embedding_are_the_known_ones(monkeypatch) -> None:
     """Module 10 -> 11 for BPE: merges equal a naive trainer's, specials sit after them, and
     ids, padding and decoding agree with what the embedding table is sized for."""
     text = "the cat sat on the mat; the cat ate the rat. " * 3 + "a aa aaa aaaa"
@@ -344,6 +349,15 @@ def test_bpe_ids_reaching_the_embedding_are_the_known_ones() -> None:
         assert str(caught.value) == message
     # Encoding repeats exactly from the chunk cache.
     assert full.encode("abab ab") == full.encode("abab ab") == [256, 256, 32, 256]
+    # Merges that keep doubling a token are refused once they spell too many bytes (the
+    # limit, lowered here, counts the bytes of every merged token so far).
+    monkeypatch.setattr(bpe_module, "MAX_MERGED_BYTES", 6)
+    assert len(BPETokenizer([(97, 97), (256, 256)]).merges) == 2  # 2 + 4 bytes: allowed
+    with pytest.raises(ValueError) as caught:
+        BPETokenizer([(97, 97), (256, 256), (257, 257)])
+    assert str(caught.value) == (
+        "merges 0..2 spell 14 bytes of tokens, more than the 6 allowed (merges that keep "
+        "joining a token with itself double its length each time)")
 
 
 def test_bad_input_is_refused_where_it_enters() -> None:
@@ -530,10 +544,21 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          ValueError,
          'key and value must have the same length, got key (2, 3, 4) and value '
          '(2, 2, 4)'),
-        (lambda: attend(q, q3, q3),
+        (lambda: attend(q, q3, q),
          ValueError,
-         'batch dimensions of query (2, 3, 4), key (3, 3, 4) and value (3, 3, 4) '
+         'batch dimensions of query (2, 3, 4), key (3, 3, 4) and value (2, 3, 4) '
          'do not broadcast'),
+        (lambda: attend(q, q, q3),
+         ValueError,
+         'batch dimensions of query (2, 3, 4), key (2, 3, 4) and value (3, 3, 4) '
+         'do not broadcast'),
+        (lambda: attend(q, Tensor(np.zeros((2, 3, 4), np.int64)), q),
+         TypeError,
+         'key must be floating point, got dtype int64'),
+        (lambda: attend(q, q, q, attn_mask=np.array([0.0, np.inf, 0.0])),
+         ValueError,
+         'attn_mask is a float mask (added to the scores) and holds inf at position (1,): '
+         'only finite values and -inf (may not attend) are allowed'),
         (lambda: attend(q, q, q, dropout_p=1.0),
          ValueError,
          'dropout_p must be in [0, 1), got 1.0'),
@@ -561,6 +586,33 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          "attn_mask of shape (4, 3) does not broadcast to the attention scores' "
          'shape (2, 3, 3) (query (2, 3, 4), key (2, 3, 4))'),
     ]
+    cases += [
+        (lambda: embedding_memory_bytes(0, 4),
+         ValueError, 'vocab_size must be a positive integer, got 0'),
+        (lambda: embedding_memory_bytes(4, 0),
+         ValueError, 'embed_dim must be a positive integer, got 0'),
+        (lambda: create_sinusoidal_embeddings(0, 4),
+         ValueError, 'max_seq_len must be a positive integer, got 0'),
+        (lambda: create_sinusoidal_embeddings(4, 0),
+         ValueError, 'embed_dim must be a positive integer, got 0'),
+        (lambda: SinusoidalPositionalEncoding(4, 4)(Tensor(np.zeros((1, 2, 3), np.float32))),
+         ValueError, "SinusoidalPositionalEncoding: input of shape (1, 2, 3) does not match "
+                     "the table's embed_dim 4 (expected shape (..., seq_len, 4))"),
+        (lambda: Embedding.from_pretrained(np.zeros(3, np.float32)),
+         ValueError, 'embeddings must be a 2-D (V, D) table, got shape (3,)'),
+        (lambda: alibi_bias(2, 1, -1),
+         ValueError, 'k_len must be a non-negative integer, got -1'),
+        (lambda: BPETokenizer([(256, 97)]),
+         ValueError, 'merge 0 [256, 97] references an id outside [0, 256)'),
+        (lambda: BPETokenizer.train("\ue000a\ud800", vocab_size=300),
+         ValueError, 'text is not encodable as UTF-8: lone surrogate U+D800 at index 2'),
+        (lambda: BPETokenizer([], ["<pad>"]).encode_batch(["a"], add_bos=True),
+         ValueError, 'BPETokenizer has no bos token'),
+        (lambda: char.decode(np.array([0, 7, 2**70], dtype=object)),
+         IndexOutOfRangeError, 'token id 7 at position 1 is out of range [0, 7)'),
+        (lambda: concatenate([]),
+         ValueError, 'concatenate needs at least one tensor'),
+    ]
     for call, error, message in cases:
         with pytest.raises(error) as caught:
             call()
@@ -582,7 +634,26 @@ def test_incremental_decoding_matches_the_full_sequence(positions) -> None:
         pieces.append(attention(x, is_causal=True, kv_cache=cache).data)
         start += size
     assert cache.length == 9 and cache.keys.shape == (2, 2, 9, 4)
+    assert cache.keys.dtype == cache.values.dtype == pieces[-1].dtype == np.float32
     np.testing.assert_allclose(np.concatenate(pieces, axis=1), full, rtol=1e-5, atol=1e-6)
+
+    # Training through a cache: the last piece's gradient reaches its own embeddings only,
+    # exactly as in a full pass where the cached positions are constants (float64 PyTorch).
+    table = Embedding(30, 8)
+    cache, upstream = KVCache(), np.random.default_rng(13).standard_normal((2, 5, 8))
+    with no_grad():
+        attention(table(ids[:, :4]) + Tensor(layer.position_encoding.pe.data[:4]),
+                  is_causal=True, kv_cache=cache)
+    last = table(ids[:, 4:]) + Tensor(layer.position_encoding.pe.data[4:])
+    (attention(last, is_causal=True, kv_cache=cache) * Tensor(upstream)).sum().backward()
+    params = {name: torch.tensor(p.data, dtype=torch.float64)
+              for name, p in attention.named_parameters()}
+    weight = torch.tensor(table.weight.data, dtype=torch.float64, requires_grad=True)
+    x = weight[torch.tensor(ids)] + torch.tensor(layer.position_encoding.pe.data[:9])
+    x = torch.cat([x[:, :4].detach(), x[:, 4:]], dim=1)
+    out, _ = reference_attention(params, x, np.ones((2, 9), bool), 2, True, positions)
+    (out[:, 4:] * torch.tensor(upstream)).sum().backward()
+    np.testing.assert_allclose(table.weight.grad, weight.grad.numpy(), rtol=1e-3, atol=1e-5)
 
 
 def test_attention_dropout_and_broadcast_batches() -> None:
@@ -666,12 +737,26 @@ def test_sparse_scaled_and_renormalised_lookups() -> None:
                                        2 * expected[[1, 2, 3]], rtol=1e-5)
             np.testing.assert_allclose(sparse_grad + np.ones((rows, 5)), expected + 1,
                                        rtol=1e-5)
+            for dense_form in (sparse_grad.to_dense(), np.asarray(sparse_grad),
+                               sparse_grad + np.ones((rows, 5))):
+                assert dense_form.dtype == np.float32
+            assert np.asarray(sparse_grad, dtype=np.float64).dtype == np.float64
     with pytest.raises(ValueError) as caught:
         RowSparseGrad(np.array([1, 2]), np.zeros((3, 5)), (10, 5))
     assert str(caught.value) == (
         "values of shape (3, 5) do not fit 2 rows of a table of shape (10, 5)")
 
-    # max_norm renormalises exactly the looked-up rows that are too long, in the given norm.
+    # from_pretrained: frozen, dense, unscaled, 2-norm unless asked.
+    pretrained = Embedding.from_pretrained(np.eye(3, dtype=np.float32), max_norm=0.25)
+    assert not pretrained.weight.requires_grad
+    assert (pretrained.norm_type, pretrained.scale_grad_by_freq, pretrained.sparse) == (
+        2.0, False, False)
+    # max_norm renormalises exactly the looked-up rows that are too long, in the given norm,
+    # to max_norm / (norm + 1e-7) as PyTorch does; a row exactly at max_norm stays.
+    table = np.array([[0.3, 0.4], [0.0, 0.25]], dtype=np.float32)
+    out = Embedding.from_pretrained(table.copy(), max_norm=0.25)(np.array([0, 1])).data
+    np.testing.assert_allclose(out[0], np.array([0.3, 0.4]) * 0.25 / (0.5 + 1e-7), rtol=1.5e-7)
+    np.testing.assert_array_equal(out[1], table[1])
     for norm in (1.0, 2.0, np.inf):
         table = np.array([[3.0, 4.0], [0.3, 0.4], [-6.0, 8.0], [1.0, 1.0]], dtype=np.float32)
         emb = Embedding.from_pretrained(table.copy(), max_norm=2.0, norm_type=norm)
@@ -687,3 +772,155 @@ def test_sparse_scaled_and_renormalised_lookups() -> None:
     positions = layer.position_encoding.weight.data[:2]
     expected = layer.token_embedding.weight.data[[7, 2]] * 4.0 + positions
     np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_skip_gram_scores_train_both_tables() -> None:
+    """word2vec's score, the dot product of a centre and a context embedding: the product
+    sends each table the other table's rows as gradient, summed over repeated pairs."""
+    rng = np.random.default_rng(15)
+    centre, context = Embedding(6, 3), Embedding(6, 3)
+    pairs = np.array([[1, 2], [1, 4], [5, 2]])
+    upstream = rng.standard_normal(3).astype(np.float32)
+    scores = (centre(pairs[:, 0]) * context(pairs[:, 1])).sum(axis=-1)
+    (scores * Tensor(upstream)).sum().backward()
+    a, b = centre.weight.data, context.weight.data
+    np.testing.assert_allclose(scores.data, (a[pairs[:, 0]] * b[pairs[:, 1]]).sum(-1), rtol=1e-6)
+    expected_a, expected_b = np.zeros_like(a), np.zeros_like(b)
+    for (i, j), g in zip(pairs, upstream, strict=True):
+        expected_a[i] += g * b[j]
+        expected_b[j] += g * a[i]
+    np.testing.assert_allclose(centre.weight.grad, expected_a, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(context.weight.grad, expected_b, rtol=1e-5, atol=1e-6)
+    # Every centre against every context word at once: a product with the transposed table.
+    centre.weight.grad = context.weight.grad = None
+    every = np.arange(6)
+    (centre(every) @ context(every).T * Tensor(np.diag(np.arange(6.0)))).sum().backward()
+    np.testing.assert_allclose(centre.weight.grad, b * np.arange(6.0)[:, None], rtol=1e-6)
+    np.testing.assert_allclose(context.weight.grad, a * np.arange(6.0)[:, None], rtol=1e-6)
+
+
+def test_causal_attention_function_matches_reference() -> None:
+    """`scaled_dot_product_attention(is_causal=True)`: top-left aligned even when there are
+    fewer keys than queries, in query blocks (40 queries), with an explicit scale, without
+    batch axes, and with a 1-D key mask given as a list."""
+    rng = np.random.default_rng(16)
+    for q_shape, k_len in (((2, 40, 4), 40), ((2, 40, 4), 25), ((40, 4), 40)):
+        q, k, v = (rng.standard_normal(s).astype(np.float32) for s in
+                   (q_shape, (*q_shape[:-2], k_len, 4), (*q_shape[:-2], k_len, 3)))
+        out, weights = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(v),
+                                                    is_causal=True, scale=0.3,
+                                                    return_weights=True)
+        scores = (q @ np.swapaxes(k, -1, -2)).astype(np.float64) * 0.3
+        scores[..., ~np.tri(q_shape[-2], k_len, dtype=bool)] = -np.inf
+        expected = np.exp(scores - scores.max(-1, keepdims=True))
+        expected /= expected.sum(-1, keepdims=True)
+        np.testing.assert_allclose(weights.data, expected, rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(out.data, expected @ v, rtol=1e-4, atol=1e-6)
+    keys = [True, False, True, True, False]
+    q, k = rng.standard_normal((3, 4)), rng.standard_normal((5, 4))
+    weights = scaled_dot_product_attention(Tensor(q), Tensor(k), Tensor(k), attn_mask=keys,
+                                           return_weights=True)[1].data
+    assert weights.shape == (3, 5) and np.all(weights[:, [1, 4]] == 0)
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-6)
+
+
+def test_position_schemes_known_answers() -> None:
+    """RoPE, ALiBi and sinusoids called directly: the papers' numbers, any leading axes,
+    arrays as well as tensors, offsets, and bases other than the default."""
+    rope = RotaryEmbedding(4)  # pair 0 turns by p radians, pair 1 by p / 10000**(2/4) = p / 100
+    out = rope(np.ones((2, 3, 4), dtype=np.float32))  # (heads, positions, head_dim), an array
+    for p in range(3):
+        c0, s0, c1, s1 = math.cos(p), math.sin(p), math.cos(p / 100), math.sin(p / 100)
+        np.testing.assert_allclose(out.data[:, p], [[c0 - s0, s0 + c0, c1 - s1, s1 + c1]] * 2,
+                                   rtol=1e-6, atol=1e-7)
+    long = rope(Tensor(np.ones((8, 4)), dtype=np.float64))
+    assert long.dtype == np.float64
+    np.testing.assert_allclose(rope(Tensor(np.ones((1, 4)), dtype=np.float64), offset=5).data,
+                               long.data[5:6], rtol=1e-12)
+    slow = RotaryEmbedding(2, base=0.5)  # base < 1 is allowed: one pair turning by p
+    np.testing.assert_allclose(slow(np.array([[1.0, 0.0], [1.0, 0.0]])).data,
+                               [[1.0, 0.0], [math.cos(1.0), math.sin(1.0)]], rtol=1e-6, atol=1e-7)
+    # ALiBi slopes (Press et al.): powers of two, and the interleaving rule otherwise.
+    np.testing.assert_array_equal(alibi_slopes(6), [2**-2, 2**-4, 2**-6, 2**-8, 2**-1, 2**-3])
+    np.testing.assert_allclose(
+        alibi_slopes(12), [2.0 ** -k for k in range(1, 9)] + [2.0 ** -(k + 0.5) for k in range(4)],
+        rtol=1e-7)
+    assert alibi_slopes(12).dtype == np.float32
+    np.testing.assert_array_equal(  # queries at positions 2 and 3 of a cache, keys 0..3
+        alibi_bias(2, 2, 4, offset=2),
+        -np.array([[1 / 16], [1 / 256]])[:, :, None] * [[2, 1, 0, 1], [3, 2, 1, 0]])
+    np.testing.assert_array_equal(alibi_bias(1, 2, 2), -np.array([[[0, 1], [1, 0]]]) / 256)
+    # Sinusoids with another base, in the function and in the layer.
+    np.testing.assert_allclose(create_sinusoidal_embeddings(2, 2, base=0.5),
+                               [[0.0, 1.0], [math.sin(1.0), math.cos(1.0)]], rtol=1e-6)
+    np.testing.assert_array_equal(SinusoidalPositionalEncoding(6, 4, base=100.0).pe.data,
+                                  create_sinusoidal_embeddings(6, 4, base=100.0))
+
+
+def test_tokenizer_batches_fit_the_embedding() -> None:
+    """encode_batch, the hand-over from Module 10 to 11: padding modes, truncation that keeps
+    bos/eos, exact lengths, and every refusal; decoding the ids back, including the edges."""
+    char = CharTokenizer.from_text("abc")  # a=4, b=5, c=6
+    batch = char.encode_batch(["abc", "a"], max_length=3, truncation=True, add_bos=True,
+                              add_eos=True)
+    np.testing.assert_array_equal(batch.ids, [[2, 4, 3], [2, 4, 3]])
+    np.testing.assert_array_equal(batch.lengths, [3, 3])
+    assert batch.lengths.dtype == np.int64
+    batch = char.encode_batch(["ab", "a"], max_length=4, padding="max_length")
+    np.testing.assert_array_equal(batch.ids, [[4, 5, 0, 0], [4, 0, 0, 0]])
+    np.testing.assert_array_equal(batch.attention_mask, [[1, 1, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(char.encode_batch(["ab", "a"], padding=True).ids,
+                                  [[4, 5], [4, 0]])
+    np.testing.assert_array_equal(char.encode_batch(["ab", "ba"], padding=False).ids,
+                                  [[4, 5], [5, 4]])
+    np.testing.assert_array_equal(char.encode_batch(["ab"], max_length=2).ids, [[4, 5]])
+    assert char.encode_batch([]).ids.shape == (0, 0)
+    for call, message in (
+        (lambda: char.encode_batch("ab"),
+         "encode_batch expects a sequence of strings, not a single str"),
+        (lambda: char.encode_batch(["a"], padding="left"),
+         "padding must be 'longest', 'max_length' or False, got 'left'"),
+        (lambda: char.encode_batch(["a"], max_length=2.0),
+         "max_length must be an int or None, got 2.0"),
+        (lambda: char.encode_batch(["a"], max_length=-1), "max_length must be >= 0, got -1"),
+        (lambda: char.encode_batch(["a"], padding="max_length"),
+         "padding='max_length' needs max_length"),
+        (lambda: char.encode_batch(["a"], truncation=True), "truncation=True needs max_length"),
+        (lambda: char.encode_batch(["a"], max_length=1, add_bos=True, add_eos=True),
+         "max_length=1 leaves no room for the bos/eos tokens"),
+        (lambda: char.encode_batch(["abc"], max_length=2),
+         "text 0 has 3 tokens, more than max_length=2; pass truncation=True to cut it"),
+        (lambda: char.encode_batch(["ab", "abc"], padding=False),
+         "padding=False needs equal lengths, but text 0 has 2 tokens and text 1 has 3"),
+        (lambda: NoPadTokenizer("ab").encode_batch(["ab", "a"]),
+         "NoPadTokenizer has no pad token, so it cannot pad"),
+    ):
+        with pytest.raises((TypeError, ValueError)) as caught:
+            call()
+        assert str(caught.value) == message
+    np.testing.assert_array_equal(NoPadTokenizer("ab").encode_batch(["ab", "ba"]).ids,
+                                  [[4, 5], [5, 4]])  # equal lengths need no pad
+    # Decoding: specials are skipped by default (<unk> shows as U+FFFD) or named.
+    assert char.decode([2, 0, 4, 1, 3]) == "a\ufffd"
+    assert char.decode([2, 0, 4, 1, 3], skip_special_tokens=False) == "<bos><pad>a<unk><eos>"
+    assert char.decode(np.int64(5)) == "b" and char.decode([]) == ""
+    assert CharTokenizer.from_text("a\ud800").encode("\ud800a") == [5, 4]  # lone surrogate
+    assert CharTokenizer("").encode("xy") == [1, 1]  # an empty alphabet: all unknown
+    # BPE: the pre-split pattern keeps merges inside words; None lets them cross.
+    across = [(116, 32)]  # "t "
+    assert BPETokenizer(across).encode("cat sat") == list(b"cat sat")
+    assert BPETokenizer(across, pattern=None).encode("cat sat") == [99, 97, 256, 115, 97, 116]
+    trained = BPETokenizer.train("cat sat", vocab_size=256 + 1 + 4, pattern="gpt2")
+    assert trained.pattern == "gpt2" and trained.merges == [(97, 116)]
+    assert BPETokenizer([]).pattern == "gpt4"
+    assert BPETokenizer.train("abc", vocab_size=260).merges == []  # room for specials only
+    ids = trained.encode_array(" cat")
+    assert ids.dtype == np.int64 and ids.tolist() == [32, 99, 256]
+    assert trained.decode([]) == "" and trained.decode([0]) == "\x00"
+    assert BPETokenizer([(0, 0)]).encode("\x00\x00") == [256]  # byte 0 is an id like any
+
+
+class NoPadTokenizer(CharTokenizer):
+    """A tokenizer without a padding token (possible for subclasses of Tokenizer)."""
+
+    pad_id = None
