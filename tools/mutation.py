@@ -17,8 +17,10 @@ is left out inside them, with the reason).
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -160,7 +162,10 @@ def write_config(work: Path, files: list[str], tests: list[str]) -> None:
 
 
 def mutmut(work: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, check=True)
+    """Run mutmut in the copy. A PYTHONPATH naming a checkout would shadow the mutated
+    package (mutmut puts its mutants/ directory first on sys.path), so it is dropped."""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=work, check=True, env=env)
 
 
 def results(work: Path, keep: Callable[[str], bool]) -> dict[str, int | None]:
@@ -173,14 +178,32 @@ def results(work: Path, keep: Callable[[str], bool]) -> dict[str, int | None]:
     return codes
 
 
-def mutant_diff(work: Path, key: str) -> str:
-    """`mutmut show`'s diff of one mutant, without its header lines."""
+def mutant_diff(work: Path, key: str) -> tuple[str, str]:
+    """(path:line of the change, the changed lines) of one mutant, from `mutmut show`."""
     shown = subprocess.run(
         [sys.executable, "-m", "mutmut", "show", key], cwd=work, check=True,
         capture_output=True, text=True,
-    ).stdout
-    return "\n".join(line for line in shown.splitlines()
-                     if line[:1] in "+-" and line[:3] not in ("---", "+++"))
+    ).stdout.splitlines()
+    path = shown[1].removeprefix("--- ")
+    changed = [line for line in shown[3:] if line[:1] in "+-"]
+    return f"{path}:{changed_line(work / path, key, changed)}", "\n".join(changed)
+
+
+def changed_line(path: Path, key: str, changed: list[str]) -> int:
+    """The line in the original file of the first removed line, searched in the function."""
+    name = key.rpartition(".")[2].partition("__mutmut_")[0]  # x_function or xǁClassǁmethod
+    cls, _, function = name[2:].partition("\u01c1") if name[1] == "\u01c1" else ("", "", name[2:])
+    source = path.read_text(encoding="utf-8")
+    scope = ast.parse(source).body
+    if cls:
+        scope = next(n.body for n in scope if isinstance(n, ast.ClassDef) and n.name == cls)
+    node = next(n for n in scope if isinstance(n, ast.FunctionDef) and n.name == function)
+    removed = next((line[1:].strip() for line in changed if line[:1] == "-"), None)
+    lines = source.splitlines()
+    for number in range(node.lineno, node.end_lineno + 1):
+        if lines[number - 1].strip() == removed:
+            return number
+    return node.lineno
 
 
 def main() -> int:
@@ -215,7 +238,8 @@ def main() -> int:
           + ("" if args.report else f"; {elapsed:.0f} s with {args.max_children} workers"))
     for key in left:
         status = "no test reaches it" if codes[key] in NO_TESTS else f"exit code {codes[key]}"
-        print(f"\n{key} ({status})\n{mutant_diff(work, key)}")
+        where, diff = mutant_diff(work, key)
+        print(f"\n{where} {key.rpartition('.')[2]} ({status})\n{diff}")
     return 0
 
 

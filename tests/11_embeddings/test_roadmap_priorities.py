@@ -28,6 +28,7 @@ from tinytorch.text import bpe as bpe_module
 from tinytorch.text.embeddings import (
     Embedding,
     EmbeddingLayer,
+    PositionalEncoding,
     RotaryEmbedding,
     SinusoidalPositionalEncoding,
     alibi_bias,
@@ -612,6 +613,31 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          IndexOutOfRangeError, 'token id 7 at position 1 is out of range [0, 7)'),
         (lambda: concatenate([]),
          ValueError, 'concatenate needs at least one tensor'),
+        (lambda: attend(q3, q, q),
+         ValueError, 'batch dimensions of query (3, 3, 4), key (2, 3, 4) and value (2, 3, 4) '
+                     'do not broadcast'),
+        (lambda: MultiHeadAttention(0, 2),
+         ValueError, 'embed_dim must be a positive integer, got 0'),
+        (lambda: MultiHeadAttention(4, 0),
+         ValueError, 'num_heads must be a positive integer, got 0'),
+        (lambda: MultiHeadAttention(4, 2, vdim=0),
+         ValueError, 'vdim must be a positive integer, got 0'),
+        (lambda: mha(x, Tensor(np.zeros((1, 3, 5), np.float32))),
+         ValueError, 'key must have shape (batch, seq, 4) for embed_dim=4, got (1, 3, 5)'),
+        (lambda: mha(x, x, Tensor(np.zeros((1, 3, 5), np.float32))),
+         ValueError, 'value must have shape (batch, seq, 4) for embed_dim=4, got (1, 3, 5)'),
+        (lambda: mha(x, attn_mask=np.where(np.eye(3, dtype=bool), np.nan, 0.0)),
+         ValueError, 'attn_mask is a float mask (added to the scores) and holds nan at '
+                     'position (0, 0): only finite values and -inf (may not attend) are allowed'),
+        (lambda: PositionalEncoding(0, 4),
+         ValueError, 'max_seq_len must be a positive integer, got 0'),
+        (lambda: PositionalEncoding(4, 0),
+         ValueError, 'embed_dim must be a positive integer, got 0'),
+        (lambda: PositionalEncoding(4, 4)(Tensor(np.zeros((1, 2, 3), np.float32))),
+         ValueError, "PositionalEncoding: input of shape (1, 2, 3) does not match the table's "
+                     "embed_dim 4 (expected shape (..., seq_len, 4))"),
+        (lambda: alibi_bias(2, 1, 1, offset=-1),
+         ValueError, 'offset must be a non-negative integer, got -1'),
     ]
     for call, error, message in cases:
         with pytest.raises(error) as caught:
@@ -645,7 +671,9 @@ def test_incremental_decoding_matches_the_full_sequence(positions) -> None:
         attention(table(ids[:, :4]) + Tensor(layer.position_encoding.pe.data[:4]),
                   is_causal=True, kv_cache=cache)
     last = table(ids[:, 4:]) + Tensor(layer.position_encoding.pe.data[4:])
-    (attention(last, is_causal=True, kv_cache=cache) * Tensor(upstream)).sum().backward()
+    trained = attention(last, is_causal=True, kv_cache=cache)
+    assert trained.dtype == np.float32
+    (trained * Tensor(upstream)).sum().backward()
     params = {name: torch.tensor(p.data, dtype=torch.float64)
               for name, p in attention.named_parameters()}
     weight = torch.tensor(table.weight.data, dtype=torch.float64, requires_grad=True)
@@ -850,6 +878,11 @@ def test_position_schemes_known_answers() -> None:
         alibi_bias(2, 2, 4, offset=2),
         -np.array([[1 / 16], [1 / 256]])[:, :, None] * [[2, 1, 0, 1], [3, 2, 1, 0]])
     np.testing.assert_array_equal(alibi_bias(1, 2, 2), -np.array([[[0, 1], [1, 0]]]) / 256)
+    assert alibi_bias(1, 2, 2).dtype == np.float32
+    # Learned positions start as GPT-2's N(0, 0.02), float32.
+    learned = PositionalEncoding(500, 40).weight.data
+    assert learned.dtype == np.float32
+    assert abs(learned.mean()) < 0.002 and abs(learned.std() - 0.02) < 0.001
     # Sinusoids with another base, in the function and in the layer.
     np.testing.assert_allclose(create_sinusoidal_embeddings(2, 2, base=0.5),
                                [[0.0, 1.0], [math.sin(1.0), math.cos(1.0)]], rtol=1e-6)
@@ -874,6 +907,9 @@ def test_tokenizer_batches_fit_the_embedding() -> None:
     np.testing.assert_array_equal(char.encode_batch(["ab", "ba"], padding=False).ids,
                                   [[4, 5], [5, 4]])
     np.testing.assert_array_equal(char.encode_batch(["ab"], max_length=2).ids, [[4, 5]])
+    np.testing.assert_array_equal(  # exactly enough room for bos and eos
+        char.encode_batch([""], max_length=2, add_bos=True, add_eos=True).ids, [[2, 3]])
+    assert char.encode_batch([""], max_length=0).ids.shape == (1, 0)
     assert char.encode_batch([]).ids.shape == (0, 0)
     for call, message in (
         (lambda: char.encode_batch("ab"),
@@ -892,6 +928,8 @@ def test_tokenizer_batches_fit_the_embedding() -> None:
          "text 0 has 3 tokens, more than max_length=2; pass truncation=True to cut it"),
         (lambda: char.encode_batch(["ab", "abc"], padding=False),
          "padding=False needs equal lengths, but text 0 has 2 tokens and text 1 has 3"),
+        (lambda: char.encode_batch(["abc", "ab"], padding=False),
+         "padding=False needs equal lengths, but text 1 has 2 tokens and text 0 has 3"),
         (lambda: NoPadTokenizer("ab").encode_batch(["ab", "a"]),
          "NoPadTokenizer has no pad token, so it cannot pad"),
     ):
@@ -916,6 +954,7 @@ def test_tokenizer_batches_fit_the_embedding() -> None:
     assert BPETokenizer.train("abc", vocab_size=260).merges == []  # room for specials only
     ids = trained.encode_array(" cat")
     assert ids.dtype == np.int64 and ids.tolist() == [32, 99, 256]
+    assert trained.encode_array("<bos>", allowed_special="all").tolist() == [trained.bos_id]
     assert trained.decode([]) == "" and trained.decode([0]) == "\x00"
     assert BPETokenizer([(0, 0)]).encode("\x00\x00") == [256]  # byte 0 is an id like any
 
@@ -924,3 +963,55 @@ class NoPadTokenizer(CharTokenizer):
     """A tokenizer without a padding token (possible for subclasses of Tokenizer)."""
 
     pad_id = None
+
+
+def test_attention_options_match_reference() -> None:
+    """MultiHeadAttention's other ways in: an attn_mask (bool and float) on top of padding,
+    cross-attention with its own key and value sizes, no biases, sequence-first tensors, a
+    Tensor or list as padding mask, and causal only when asked."""
+    manual_seed(17)
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 5, 4)).astype(np.float32)
+    real = [[True] * 5, [False, True, True, True, True]]
+    allowed = rng.random((2, 2, 5, 5)) > 0.3
+    allowed[..., 1] = True  # every query may see key 1, a real token in both rows
+    attention = MultiHeadAttention(4, num_heads=2)
+    params = {name: torch.tensor(p.data, dtype=torch.float64)
+              for name, p in attention.named_parameters()}
+    x64 = torch.tensor(x, dtype=torch.float64)
+    plain = attention(x, key_padding_mask=Tensor(np.array(real))).data
+    np.testing.assert_allclose(plain, reference_attention(params, x64, np.array(real), 2, False,
+                                                          None)[0].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(attention(x, key_padding_mask=real).data, plain)
+    for mask in (allowed, np.where(allowed, 0.5, -np.inf)):
+        out = attention(x, key_padding_mask=real, attn_mask=mask).data
+        q, k, v = (torch.tensor(x, dtype=torch.float64) @ params[f"{n}.weight"].T
+                   + params[f"{n}.bias"] for n in ("q_proj", "k_proj", "v_proj"))
+        q, k, v = (t.reshape(2, 5, 2, 2).transpose(1, 2) for t in (q, k, v))
+        scores = q @ k.transpose(-1, -2) / 2**0.5 + torch.tensor(
+            np.where(allowed & np.array(real)[:, None, None, :], 0.0, -np.inf))
+        merged = (torch.softmax(scores, -1) @ v).transpose(1, 2).reshape(2, 5, 4)
+        expected = merged @ params["out_proj.weight"].T + params["out_proj.bias"]
+        np.testing.assert_allclose(out, expected.numpy(), rtol=1e-4, atol=1e-5)
+    # Cross-attention: 3 queries of size 4 over 6 keys of size 3 and values of size 5.
+    cross = MultiHeadAttention(4, num_heads=2, kdim=3, vdim=5, bias=False)
+    assert [name for name, _ in cross.named_parameters()] == [
+        "q_proj.weight", "k_proj.weight", "v_proj.weight", "out_proj.weight"]
+    keys, values = rng.standard_normal((2, 6, 3)), rng.standard_normal((2, 6, 5))
+    out = cross(x[:, :3], Tensor(keys), Tensor(values)).data
+    w = {name: p.data.astype(np.float64) for name, p in cross.named_parameters()}
+    q = (x[:, :3] @ w["q_proj.weight"].T).reshape(2, 3, 2, 2).transpose(0, 2, 1, 3)
+    k = (keys @ w["k_proj.weight"].T).reshape(2, 6, 2, 2).transpose(0, 2, 1, 3)
+    v = (values @ w["v_proj.weight"].T).reshape(2, 6, 2, 2).transpose(0, 2, 1, 3)
+    scores = q @ k.transpose(0, 1, 3, 2) / 2**0.5
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    merged = (weights @ v).transpose(0, 2, 1, 3).reshape(2, 3, 4)
+    np.testing.assert_allclose(out, merged @ w["out_proj.weight"].T, rtol=1e-4, atol=1e-5)
+    # Sequence-first input gives the same numbers, transposed; no is_causal means no mask.
+    seq_first = MultiHeadAttention(4, num_heads=2, batch_first=False)
+    seq_first.load_state_dict(attention.state_dict())
+    np.testing.assert_allclose(seq_first(x.transpose(1, 0, 2)).data.transpose(1, 0, 2),
+                               attention(x).data, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(attention(x).data, reference_attention(
+        params, x64, np.ones((2, 5), bool), 2, False, None)[0].numpy(), rtol=1e-4, atol=1e-5)
