@@ -274,6 +274,7 @@ def test_attention_softmax_at_extreme_scores() -> None:
     v = Tensor(np.broadcast_to(values[:, None], (len(rows), 3, 1)).copy(), requires_grad=True)
     out, weights = scaled_dot_product_attention(q, k, v, attn_mask=allowed, scale=1.0,
                                                 return_weights=True)
+    assert out.dtype == weights.dtype == np.float32
     np.testing.assert_allclose(weights.data[:, 0], expected, rtol=1e-6, atol=0)
     np.testing.assert_allclose(out.data[:, 0, 0], expected @ values, rtol=1e-6)
     out.sum().backward()
@@ -638,6 +639,8 @@ def test_bad_input_is_refused_where_it_enters() -> None:
                      "embed_dim 4 (expected shape (..., seq_len, 4))"),
         (lambda: alibi_bias(2, 1, 1, offset=-1),
          ValueError, 'offset must be a non-negative integer, got -1'),
+        (lambda: PositionalEncoding(16, 8)(np.zeros((1, 4, 8), np.float32), offset=13),
+         ValueError, 'sequence end 17 (offset 13 + length 4) exceeds maximum sequence length 16'),
     ]
     for call, error, message in cases:
         with pytest.raises(error) as caught:
@@ -842,6 +845,7 @@ def test_causal_attention_function_matches_reference() -> None:
         scores[..., ~np.tri(q_shape[-2], k_len, dtype=bool)] = -np.inf
         expected = np.exp(scores - scores.max(-1, keepdims=True))
         expected /= expected.sum(-1, keepdims=True)
+        assert out.dtype == np.float32
         np.testing.assert_allclose(weights.data, expected, rtol=1e-5, atol=1e-7)
         np.testing.assert_allclose(out.data, expected @ v, rtol=1e-4, atol=1e-6)
     keys = [True, False, True, True, False]
@@ -883,6 +887,17 @@ def test_position_schemes_known_answers() -> None:
     learned = PositionalEncoding(500, 40).weight.data
     assert learned.dtype == np.float32
     assert abs(learned.mean()) < 0.002 and abs(learned.std() - 0.02) < 0.001
+    # EmbeddingLayer: its position scheme, limit and defaults, ids as nested lists, and
+    # positional encodings applied to plain arrays.
+    layer = EmbeddingLayer(10, 4)
+    assert (layer.pos_encoding, layer.max_seq_len) == ("learned", 512)
+    assert layer.position_encoding.weight.shape == (512, 4)
+    assert EmbeddingLayer(10, 4, pos_encoding="rope").max_seq_len is None
+    assert EmbeddingLayer(10, 4, max_seq_len=7, pos_encoding="sinusoidal").max_seq_len == 7
+    np.testing.assert_array_equal(layer([[3, 1]]).data, layer(np.array([[3, 1]])).data)
+    table = layer.position_encoding.weight.data
+    np.testing.assert_array_equal(layer.position_encoding(np.ones((1, 2, 4), np.float32)).data,
+                                  1.0 + table[None, :2])
     # Sinusoids with another base, in the function and in the layer.
     np.testing.assert_allclose(create_sinusoidal_embeddings(2, 2, base=0.5),
                                [[0.0, 1.0], [math.sin(1.0), math.cos(1.0)]], rtol=1e-6)
@@ -1015,3 +1030,55 @@ def test_attention_options_match_reference() -> None:
                                attention(x).data, rtol=1e-6, atol=1e-7)
     np.testing.assert_allclose(attention(x).data, reference_attention(
         params, x64, np.ones((2, 5), bool), 2, False, None)[0].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_attention_gradients_for_each_input_and_dropout_mode() -> None:
+    """The fused backward when only some of q, k, v need a gradient (each alone, over causal
+    query blocks), a value with more batch axes than the query, a broadcast batch big enough
+    to be split over threads, and MultiHeadAttention's dropout: on in training, off in eval."""
+    from tinytorch.core import parallel
+
+    rng = np.random.default_rng(18)
+    q, k, v = (rng.standard_normal(s) for s in ((2, 40, 4), (2, 40, 4), (2, 40, 3)))
+    upstream = rng.standard_normal((2, 40, 3))
+    full = [Tensor(a, dtype=np.float64, requires_grad=True) for a in (q, k, v)]
+    (scaled_dot_product_attention(*full, is_causal=True) * Tensor(upstream)).sum().backward()
+    for needed in range(3):
+        alone = [Tensor(a, dtype=np.float64, requires_grad=i == needed)
+                 for i, a in enumerate((q, k, v))]
+        out = scaled_dot_product_attention(*alone, is_causal=True)
+        (out * Tensor(upstream)).sum().backward()
+        np.testing.assert_allclose(alone[needed].grad, full[needed].grad, rtol=1e-12)
+    # Values with an extra batch axis broadcast the output to it.
+    q2, k2, v3 = rng.standard_normal((5, 4)), rng.standard_normal((6, 4)), rng.standard_normal(
+        (3, 6, 2))
+    out = scaled_dot_product_attention(*(Tensor(a, dtype=np.float64) for a in (q2, k2, v3)))
+    scores = q2 @ k2.T / 2.0
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    weights /= weights.sum(-1, keepdims=True)
+    np.testing.assert_allclose(out.data, weights @ v3, rtol=1e-12)
+    # A batch of 4 queries against 1 shared key/value set, 2**19 scores: split over threads
+    # only where the batch axes agree.
+    threads = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        qb, kb, vb = (rng.standard_normal(s).astype(np.float32) for s in
+                      ((4, 2, 256, 4), (1, 2, 256, 4), (1, 2, 256, 3)))
+        out = scaled_dot_product_attention(Tensor(qb), Tensor(kb), Tensor(vb)).data
+    finally:
+        parallel.set_num_threads(threads)
+    scores = qb.astype(np.float64) @ np.swapaxes(kb, -1, -2) / 2.0
+    weights = np.exp(scores - scores.max(-1, keepdims=True))
+    np.testing.assert_allclose(out, weights / weights.sum(-1, keepdims=True) @ vb, rtol=1e-4,
+                               atol=1e-6)
+    # MultiHeadAttention's dropout drops weights in training mode only.
+    manual_seed(18)
+    attention = MultiHeadAttention(4, num_heads=2, dropout=0.5)
+    x = rng.standard_normal((2, 6, 4)).astype(np.float32)
+    _, dropped = attention(x, need_weights=True)
+    assert 0.2 < (dropped.data == 0).mean() < 0.8
+    attention.eval()
+    out, kept = attention(x, need_weights=True)
+    assert np.all(kept.data > 0)
+    np.testing.assert_allclose(kept.data.sum(-1), 1.0, rtol=1e-5)
+    assert np.isfinite(out.data).all()
