@@ -7,6 +7,7 @@ tokenizer -> embedding -> attention -> linear model with Adam on a task only att
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 
 import numpy as np
@@ -1082,3 +1083,55 @@ def test_attention_gradients_for_each_input_and_dropout_mode() -> None:
     assert np.all(kept.data > 0)
     np.testing.assert_allclose(kept.data.sum(-1), 1.0, rtol=1e-5)
     assert np.isfinite(out.data).all()
+
+
+def test_engine_hands_each_leaf_its_own_gradient() -> None:
+    """The engine under an embedding's gradient: fan-in sums, views, read-only broadcasts and
+    the caller's own gradient array never alias a leaf's `.grad`; misuse is refused clearly;
+    a new thread records graphs as the main one does."""
+    a = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    b = Tensor([4.0, 5.0, 6.0], requires_grad=True)
+    (a + b).sum().backward()  # Add hands one array to both inputs
+    assert a.grad is not b.grad and a.grad.flags.owndata and a.grad.flags.writeable
+    a.grad *= 10.0  # e.g. gradient clipping in place
+    np.testing.assert_array_equal(b.grad, [1.0, 1.0, 1.0])
+    # Shared intermediates: p1 feeds two sums, p2 shares an array with p1's first gradient.
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    p1, p2 = x * 2.0, x * 3.0
+    ((p1 + p2) + p1).sum().backward()
+    np.testing.assert_array_equal(x.grad, [7.0, 7.0])
+    # A view (reshape) and a read-only broadcast (sum) meet at one tensor.
+    y = Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    z = y * 1.0
+    (z.reshape(6) * Tensor(np.arange(6.0))).sum().backward(retain_graph=True)
+    first = y.grad.copy()
+    z.sum().backward()
+    np.testing.assert_array_equal(first, np.arange(6.0).reshape(2, 3))
+    np.testing.assert_array_equal(y.grad, first + 1.0)
+    # The caller's gradient array stays the caller's.
+    w = Tensor(np.zeros((2, 2)), requires_grad=True)
+    given = np.ones((2, 2), dtype=np.float32)
+    (w + 0.0).backward(given)
+    assert w.grad is not given
+    w.grad[...] = 5.0
+    np.testing.assert_array_equal(given, 1.0)
+    (w + 0.0).backward(Tensor(given))  # a Tensor works as the gradient too
+    np.testing.assert_array_equal(w.grad, 6.0)
+    for call, error, message in (
+        (lambda: Tensor([1.0]).backward(), RuntimeError,
+         "backward() called on a tensor that does not require grad: no input of the "
+         "computation had requires_grad=True (or it was computed under no_grad())."),
+        (lambda: (x * 2.0).backward(), RuntimeError,
+         "backward() without a gradient needs a scalar output, got shape (2,); pass "
+         "backward(grad) with a gradient of that shape."),
+        (lambda: (x * 2.0).backward(np.ones(3)), ValueError,
+         "gradient shape (3,) does not match output (2,)"),
+    ):
+        with pytest.raises(error) as caught:
+            call()
+        assert str(caught.value) == message
+    recorded = []
+    worker = threading.Thread(target=lambda: recorded.append((x * 2.0).requires_grad))
+    worker.start()
+    worker.join()
+    assert recorded == [True]
