@@ -178,15 +178,29 @@ def results(work: Path, keep: Callable[[str], bool]) -> dict[str, int | None]:
     return codes
 
 
-def mutant_diff(work: Path, key: str) -> tuple[str, str]:
-    """(path:line of the change, the changed lines) of one mutant, from `mutmut show`."""
+# Prints `mutmut show`'s diff of each mutant named on stdin, in one process.
+SHOW_DIFFS = """
+import sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+for key in sys.stdin.read().split():
+    print("@@@@", key)
+    print(get_diff_for_mutant(key, path=find_mutant(key).path))
+"""
+
+
+def mutant_diffs(work: Path, keys: list[str]) -> dict[str, tuple[str, str]]:
+    """For each mutant: (path:line of the change, the changed lines)."""
     shown = subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", key], cwd=work, check=True,
-        capture_output=True, text=True,
-    ).stdout.splitlines()
-    path = shown[1].removeprefix("--- ")
-    changed = [line for line in shown[3:] if line[:1] in "+-"]
-    return f"{path}:{changed_line(work / path, key, changed)}", "\n".join(changed)
+        [sys.executable, "-c", SHOW_DIFFS], cwd=work, check=True, capture_output=True,
+        text=True, input="\n".join(keys),
+    ).stdout
+    diffs = {}
+    for block in shown.split("@@@@ ")[1:]:
+        key, *lines = block.splitlines()
+        path = next(line for line in lines if line.startswith("--- ")).removeprefix("--- ")
+        changed = [line for line in lines if line[:1] in "+-" and line[:3] not in ("---", "+++")]
+        diffs[key] = f"{path}:{changed_line(work / path, key, changed)}", "\n".join(changed)
+    return diffs
 
 
 def changed_line(path: Path, key: str, changed: list[str]) -> int:
@@ -236,9 +250,10 @@ def main() -> int:
     print(f"\nsuite {args.suite}: {len(killed)} of {len(codes)} mutants killed "
           f"({100.0 * len(killed) / max(len(codes), 1):.1f}%), {len(left)} left"
           + ("" if args.report else f"; {elapsed:.0f} s with {args.max_children} workers"))
+    diffs = mutant_diffs(work, left)
     for key in left:
         status = "no test reaches it" if codes[key] in NO_TESTS else f"exit code {codes[key]}"
-        where, diff = mutant_diff(work, key)
+        where, diff = diffs[key]
         print(f"\n{where} {key.rpartition('.')[2]} ({status})\n{diff}")
     return 0
 
