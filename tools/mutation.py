@@ -3,6 +3,7 @@
     python tools/mutation.py                      # tests/11_embeddings, the whole folder
     python tools/mutation.py --suite integration  # the two integration files alone
     python tools/mutation.py --only 'tinytorch.text.bpe.*'   # a part of the scope, while working
+    python tools/mutation.py --survivors         # after adding tests: re-check the survivors
 
 mutmut rewrites every function in scope into many one-line variants ("mutants") and runs, for
 each, the tests that call that function; a mutant that no test notices "survives". The run
@@ -226,6 +227,9 @@ def main() -> int:
     parser.add_argument("--max-children", type=int, default=2, help="mutants run at once")
     parser.add_argument("--report", action="store_true",
                         help="only print the results of the last run of this suite")
+    parser.add_argument("--survivors", action="store_true",
+                        help="copy the current tests into the last run of this suite and re-check "
+                             "only its survivors (tests only added since: kills still stand)")
     parser.add_argument("--only", nargs="+", metavar="GLOB",
                         help="run only the mutants whose names match, e.g. 'tinytorch.text.bpe.*'")
     args = parser.parse_args()
@@ -234,22 +238,30 @@ def main() -> int:
     excluded = name_patterns(EXCLUDE)[1]
     selected = args.only or names
 
+    def wanted(key: str) -> bool:
+        return in_scope(key, selected, excluded) and in_scope(key, names, [])
+
     start = time.monotonic()
-    if not args.report:
+    if args.survivors:
+        left = [key for key, code in results(work, wanted).items()
+                if code not in KILLED and code not in TIMEOUT]
+        shutil.rmtree(work / "tests")
+        shutil.copytree(ROOT / "tests", work / "tests",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        mutmut(work, "run", "--max-children", str(args.max_children), *left)
+    elif not args.report:
         copy_repository(work)
         write_config(work, files, SUITES[args.suite])
         mutmut(work, "run", "--max-children", str(args.max_children), *selected)
     elapsed = time.monotonic() - start
-
-    def wanted(key: str) -> bool:
-        return in_scope(key, selected, excluded) and in_scope(key, names, [])
 
     codes = results(work, wanted)
     killed = [key for key, code in codes.items() if code in KILLED or code in TIMEOUT]
     left = sorted(key for key in codes if key not in killed)
     print(f"\nsuite {args.suite}: {len(killed)} of {len(codes)} mutants killed "
           f"({100.0 * len(killed) / max(len(codes), 1):.1f}%), {len(left)} left"
-          + ("" if args.report else f"; {elapsed:.0f} s with {args.max_children} workers"))
+          + ("" if args.report else f"; {elapsed:.0f} s with {args.max_children} workers")
+          + (" (survivors re-checked)" if args.survivors else ""))
     diffs = mutant_diffs(work, left)
     for key in left:
         status = "no test reaches it" if codes[key] in NO_TESTS else f"exit code {codes[key]}"

@@ -21,7 +21,7 @@ from tinytorch.core.functional import concatenate
 from tinytorch.core.layers import Linear, Module
 from tinytorch.core.losses import cross_entropy
 from tinytorch.core.optimizers import SGD, Adam
-from tinytorch.core.random import manual_seed
+from tinytorch.core.random import default_generator, manual_seed
 from tinytorch.core.sparse import RowSparseGrad
 from tinytorch.core.tensor import Tensor
 from tinytorch.testing import numerical_gradient
@@ -1130,8 +1130,58 @@ def test_engine_hands_each_leaf_its_own_gradient() -> None:
         with pytest.raises(error) as caught:
             call()
         assert str(caught.value) == message
+    # Python numbers take a float partner's dtype (no rounding through float32); mixed dtypes
+    # promote as in PyTorch; a (1, 1) operand's gradient sums every broadcast axis.
+    exact = Tensor([1.0], dtype=np.float64)
+    assert (exact * 1.0001).item() == 1.0001 and (1.0001 * exact).item() == 1.0001
+    assert (Tensor([1.0]) + exact).dtype == np.float64
+    assert (Tensor([1]) + Tensor(np.array([2], np.int32))).dtype == np.int64
+    small = Tensor(np.ones((1, 1)), requires_grad=True)
+    (small * Tensor(np.arange(15.0).reshape(1, 3, 5))).sum().backward()
+    np.testing.assert_array_equal(small.grad, [[105.0]])
     recorded = []
     worker = threading.Thread(target=lambda: recorded.append((x * 2.0).requires_grad))
     worker.start()
     worker.join()
     assert recorded == [True]
+
+
+def test_attention_bias_and_blocks_at_the_edges() -> None:
+    """ALiBi with a shared causal attn_mask on a batch split over two threads (the bias has no
+    batch axis, or a size-1 one, and must not be sliced with the batch); causal
+    cross-attention where whole blocks of queries see no key; no dropout, no random draws."""
+    from tinytorch.core import parallel
+
+    manual_seed(19)
+    rng = np.random.default_rng(19)
+    attention = MultiHeadAttention(8, num_heads=2, pos_encoding="alibi")
+    params = {name: torch.tensor(p.data, dtype=torch.float64)
+              for name, p in attention.named_parameters()}
+    x = rng.standard_normal((4, 256, 8)).astype(np.float32)  # 4 * 2 * 256**2 = 2**19 scores
+    everything = np.ones((4, 256), bool)
+    threads = parallel.get_num_threads()
+    parallel.set_num_threads(2)
+    try:
+        causal = attention(x, attn_mask=np.tri(256, dtype=bool)[None, None]).data
+        full = attention(x).data
+    finally:
+        parallel.set_num_threads(threads)
+    x64 = torch.tensor(x, dtype=torch.float64)
+    for out, is_causal in ((causal, True), (full, False)):
+        expected = reference_attention(params, x64, everything, 2, is_causal, "alibi")[0]
+        np.testing.assert_allclose(out, expected.numpy(), rtol=1e-4, atol=1e-5)
+    # 40 queries over 10 keys, causal (bottom-right): queries 0..29 see nothing at all.
+    cross = MultiHeadAttention(8, num_heads=2)
+    keys = rng.standard_normal((1, 10, 8)).astype(np.float32)
+    out, weights = cross(x[:1, :40], keys, is_causal=True, need_weights=True)
+    np.testing.assert_array_equal(weights.data[0, :, :30], 0.0)
+    np.testing.assert_allclose(out.data[0, :30], np.broadcast_to(cross.out_proj.bias.data,
+                                                                 (30, 8)), rtol=1e-6)
+    visible = np.tri(10, dtype=bool)  # query 30 + i sees keys 0..i
+    np.testing.assert_allclose(weights.data[0, :, 30:].sum(-1), 1.0, rtol=1e-5)
+    assert np.all((weights.data[0, :, 30:] > 0) == visible)
+    # Attention without dropout leaves the generator where it was (evaluation passes between
+    # training steps must not change a seeded run).
+    manual_seed(20)
+    cross(x[:1, :40], keys, is_causal=True)
+    assert default_generator().random() == np.random.default_rng(20).random()
