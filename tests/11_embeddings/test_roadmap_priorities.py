@@ -35,6 +35,7 @@ from tinytorch.text.embeddings import (
     alibi_bias,
     alibi_slopes,
     create_sinusoidal_embeddings,
+    embedding,
     embedding_memory_bytes,
 )
 from tinytorch.text.tokenization import BPETokenizer, CharTokenizer
@@ -642,6 +643,23 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          ValueError, 'offset must be a non-negative integer, got -1'),
         (lambda: PositionalEncoding(16, 8)(np.zeros((1, 4, 8), np.float32), offset=13),
          ValueError, 'sequence end 17 (offset 13 + length 4) exceeds maximum sequence length 16'),
+        (lambda: Embedding(5, 2)([[1, 2], [3]]),
+         ValueError, 'token ids must form a rectangular array (every row the same length), got '
+                     'nested sequences of unequal lengths; pad them first '
+                     '(Tokenizer.encode_batch)'),
+        (lambda: Embedding(5, 2)(np.array([1.0])),
+         TypeError, 'token ids must be integers, got dtype float64 (bool and floating-point ids '
+                    'are rejected, even whole numbers; convert with .astype(np.int64) on purpose)'),
+        (lambda: Embedding(5, 2)([-1]),
+         IndexOutOfRangeError, 'token id -1 at position (0,) is out of range for an embedding '
+                               'table of 5 rows: allowed ids are [0, 5) (negative ids are not '
+                               'wrapped)'),
+        (lambda: Embedding(5, 2, max_norm="1"),
+         ValueError, "max_norm must be a positive number, got '1'"),
+        (lambda: embedding([1], np.ones((5, 2), np.float32), max_norm=-1.0),
+         ValueError, 'max_norm must be a positive number, got -1.0'),
+        (lambda: Embedding(5, 2, padding_idx=True),
+         TypeError, 'padding_idx must be an integer or None, got True'),
     ]
     for call, error, message in cases:
         with pytest.raises(error) as caught:
@@ -778,6 +796,14 @@ def test_sparse_scaled_and_renormalised_lookups() -> None:
     assert str(caught.value) == (
         "values of shape (3, 5) do not fit 2 rows of a table of shape (10, 5)")
 
+    # The functional form: an array works as the table; dense gradients unless asked;
+    # padding_idx counts from the end down to -V.
+    table = np.arange(10.0, dtype=np.float32).reshape(5, 2)
+    np.testing.assert_array_equal(embedding([4, 0], table).data, table[[4, 0]])
+    weight = Tensor(table, requires_grad=True)
+    embedding([1, 1], weight).sum().backward()
+    assert isinstance(weight.grad, np.ndarray) and weight.grad[1].tolist() == [2.0, 2.0]
+    assert Embedding(5, 2, padding_idx=-5).padding_idx == 0
     # from_pretrained: frozen, dense, unscaled, 2-norm unless asked.
     pretrained = Embedding.from_pretrained(np.eye(3, dtype=np.float32), max_norm=0.25)
     assert not pretrained.weight.requires_grad
@@ -1136,6 +1162,11 @@ def test_engine_hands_each_leaf_its_own_gradient() -> None:
     assert (exact * 1.0001).item() == 1.0001 and (1.0001 * exact).item() == 1.0001
     assert (Tensor([1.0]) + exact).dtype == np.float64
     assert (Tensor([1]) + Tensor(np.array([2], np.int32))).dtype == np.int64
+    single = Tensor([1.0], requires_grad=True)  # float32, meeting a float64 operand
+    (single + exact).sum().backward()
+    assert single.grad.dtype == np.float32 and single.grad.tolist() == [1.0]
+    shifted = Tensor([1, 2]) + 1
+    assert shifted.dtype == np.int64 and shifted.tolist() == [2, 3]
     small = Tensor(np.ones((1, 1)), requires_grad=True)
     (small * Tensor(np.arange(15.0).reshape(1, 3, 5))).sum().backward()
     np.testing.assert_array_equal(small.grad, [[105.0]])
