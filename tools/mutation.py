@@ -248,6 +248,8 @@ def main() -> int:
         shutil.rmtree(work / "tests")
         shutil.copytree(ROOT / "tests", work / "tests",
                         ignore=shutil.ignore_patterns("__pycache__"))
+        # Which tests call which function was recorded for the old tests: record it again.
+        (work / "mutants" / "mutmut-stats.json").unlink(missing_ok=True)
         mutmut(work, "run", "--max-children", str(args.max_children), *left)
     elif not args.report:
         copy_repository(work)
