@@ -18,7 +18,7 @@ from typing import Any
 from tinytorch.core.random import uninitialized
 from tinytorch.files import read_json
 from tinytorch.models.gpt_config import GPTConfig
-from tinytorch.models.hf_gpt2 import CONFIG_FILE, is_huggingface_config, load_gpt2
+from tinytorch.models.hf_gpt2 import CONFIG_FILE, is_huggingface_config
 from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import load_run
@@ -54,7 +54,7 @@ def load_pretrained(path: str | os.PathLike[str], dropout: float | None = None) 
     if not is_huggingface_directory(path):
         model, tokenizer, config = load_run(path)
         return Pretrained(model, tokenizer, config.tokenizer)
-    model = load_gpt2(path, dropout)
+    model = GPT.from_pretrained(path, dropout)
     try:
         tokenizer = BPETokenizer.from_pretrained(path)
     except ValueError as e:  # a corrupt or unsupported tokenizer file, named in the message

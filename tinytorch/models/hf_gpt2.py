@@ -20,17 +20,18 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from tinytorch.core.checks import is_int
+from tinytorch.core.module import Module
 from tinytorch.core.random import uninitialized
 from tinytorch.files import read_json
 from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError, WeightFiles
-from tinytorch.models.transformer import GPT
 from tinytorch.settings import SettingError
 
 CONFIG_FILE = "config.json"
@@ -209,7 +210,7 @@ def gpt2_layout(config: GPTConfig) -> list[GPT2Tensor]:
     return layout
 
 
-def _arrays(model: GPT) -> dict[str, np.ndarray]:
+def _arrays(model: Module) -> dict[str, np.ndarray]:
     """The model's arrays by state_dict name (not copies), the fixed sinusoidal table included."""
     arrays = {name: p.data for name, p in model.named_parameters()}
     if model.config.pos_encoding == "sinusoidal":
@@ -223,7 +224,7 @@ def _file_shape(tensor: GPT2Tensor, arrays: dict[str, np.ndarray]) -> tuple[int,
     return (*shapes[0][:-1], sum(shape[-1] for shape in shapes))
 
 
-def gpt2_tensors(model: GPT) -> dict[str, np.ndarray]:
+def gpt2_tensors(model: Module) -> dict[str, np.ndarray]:
     """The model's weights under GPT2LMHeadModel's names and layout (new C-ordered arrays:
     safetensors writes an array's memory as it is, so a transposed view would be garbled)."""
     check_exportable(model.config)
@@ -237,8 +238,14 @@ def gpt2_tensors(model: GPT) -> dict[str, np.ndarray]:
 
 
 # --------------------------------------------------------------------------- loading
-def load_gpt2(path: str | os.PathLike[str], dropout: float | None = None) -> GPT:
-    """The GPT in a Hugging Face GPT-2 directory (config.json + safetensors weights).
+def load_gpt2(
+    path: str | os.PathLike[str],
+    build: Callable[[GPTConfig], Module],
+    dropout: float | None = None,
+) -> Module:
+    """The GPT in a Hugging Face GPT-2 directory (config.json + safetensors weights), built by
+    `build` (the GPT class: `GPT.from_pretrained` passes itself, so this module does not import
+    the model it fills).
 
     Every name, shape and dtype is checked against config.json before any weight is read, then
     each tensor is read alone and copied into the new model, so memory stays near one copy of
@@ -251,7 +258,7 @@ def load_gpt2(path: str | os.PathLike[str], dropout: float | None = None) -> GPT
         stored = _stored_names(files)
         _check_declared_size(files, stored, config)
         with uninitialized():  # every weight is about to be overwritten: do not draw them
-            model = GPT(config)
+            model = build(config)
         arrays = _arrays(model)
         layout = gpt2_layout(config)
         _check_tensors(files, stored, layout, arrays, config)

@@ -23,6 +23,7 @@ from tinytorch.core.random import default_generator, initializing
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.generation import generate
 from tinytorch.models.gpt_config import GPTConfig
+from tinytorch.models.hf_gpt2 import load_gpt2
 from tinytorch.text.embeddings import Embedding, EmbeddingLayer
 from tinytorch.text.lookup import token_id_array
 from tinytorch.text.positions import position_scheme
@@ -128,9 +129,7 @@ class GPT(Module):
         """The GPT of a Hugging Face GPT-2 directory (config.json + model.safetensors, or its
         shards); see `tinytorch.models.hf_gpt2.load_gpt2`. Nothing is downloaded: `path` is a
         local directory. `dropout` overrides config.json's dropout probabilities."""
-        from tinytorch.models.hf_gpt2 import load_gpt2  # it imports this module
-
-        return load_gpt2(path, dropout)
+        return load_gpt2(path, cls, dropout)
 
     def _init_weights(self) -> None:
         """GPT-2: N(0, 0.02) weights, zero biases; residual projections N(0, 0.02/sqrt(2L)).
