@@ -198,27 +198,9 @@ class GPT(Module):
         hidden = self._hidden(ids, kv_caches)
         return self.lm_head(hidden[:, -1]).data
 
-    def generate(
-        self,
-        prompt_ids: Any,
-        max_new_tokens: int,
-        temperature: float = 1.0,
-        top_k: int | None = None,
-        seed: int | None = None,
-        eos_id: int | None = None,
-        sliding_window: bool = False,
-    ) -> np.ndarray:
-        """Continue `prompt_ids` (T,) or (B, T); see `tinytorch.models.generation.stream`."""
-        return generate(
-            self,
-            prompt_ids,
-            max_new_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            seed=seed,
-            eos_id=eos_id,
-            sliding_window=sliding_window,
-        )
+    # model.generate(prompt_ids, max_new_tokens, ...) is generation.generate(model, ...): one
+    # signature, one docstring (a function assigned in a class body becomes a method).
+    generate = generate
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.config.to_dict().items())
