@@ -368,6 +368,33 @@ def test_bpe_ids_reaching_the_embedding_are_the_known_ones(monkeypatch) -> None:
         "joining a token with itself double its length each time)")
 
 
+def test_bpe_numbered_like_a_file_reaches_the_embedding() -> None:
+    """A BPE numbered as a file numbers it (GPT-2 permutes the byte ids, places merges and
+    specials where it likes and names its roles): the ids reaching the embedding are the ones
+    those tables give, the table is sized by the largest id, and an id between them (a gap)
+    decodes to an error, not to text."""
+    tok = BPETokenizer(
+        [(158, 157), (400, 400)], {"<|endoftext|>": 450, "<pad>": 451}, pattern="gpt2",
+        byte_ids=[255 - b for b in range(256)], merge_ids=[400, 300],
+        roles={"bos": "<|endoftext|>", "eos": "<|endoftext|>"})
+    # "abab": bytes 97 98 97 98 are ids 158 157 158 157 -> 400 400 -> 300; " a" is 223 158.
+    assert tok.encode("abab a") == [300, 223, 158]
+    assert (tok.vocab_size, tok.pad_id, tok.bos_id, tok.eos_id, tok.unk_id) == (
+        452, 451, 450, 450, None)
+    assert (tok.byte_ids[:2], tok.merge_ids, tok.roles) == (
+        [255, 254], [400, 300], {"pad": "<pad>", "bos": "<|endoftext|>", "eos": "<|endoftext|>"})
+    batch = tok.encode_batch(["abab", "abab a"], add_bos=True)
+    np.testing.assert_array_equal(batch.ids, [[450, 300, 451, 451], [450, 300, 223, 158]])
+    table = Embedding(tok.vocab_size, 3, padding_idx=tok.pad_id)
+    np.testing.assert_array_equal(table(batch.ids).data, table.weight.data[batch.ids])
+    assert tok.decode_bytes(batch.ids[1]) == b"<|endoftext|>abab a"
+    assert tok.decode(batch.ids[0], skip_special_tokens=True) == "abab"
+    with pytest.raises(ValueError) as caught:
+        tok.decode([300, 299])
+    assert str(caught.value) == (
+        "token id 299 at position 1 has no token: it is a gap in this vocabulary of 452 ids")
+
+
 def test_bad_input_is_refused_where_it_enters() -> None:
     """Every boundary a token id, vector or mask crosses on its way from text to attention
     refuses bad input with its own exact message (docs/errors.md), naming value and rule."""
@@ -667,6 +694,53 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          ValueError, 'max_norm must be a positive number, got -1.0'),
         (lambda: Embedding(5, 2, padding_idx=True),
          TypeError, 'padding_idx must be an integer or None, got True'),
+    ]
+    # Ids beyond int64 (NumPy makes objects of them, or float64 next to a negative id), decoded
+    # or embedded; the tables of a BPE numbered as a file numbers it; heads split with a size
+    # that is not an integer; a 3-D attn_mask that is not (batch * heads, q_len, k_len).
+    beyond = ('is out of range: token ids are int64 (at most 9223372036854775807), and no '
+              'embedding table has that many rows')
+    outside = 'outside the ids allowed, [0, 4194304)'
+    cases += [
+        (lambda: Embedding(5, 2)([[1, 2**64]]),
+         IndexOutOfRangeError, f'token id 18446744073709551616 at position (0, 1) {beyond}'),
+        (lambda: Embedding(5, 2)([-1, 2**63]),
+         IndexOutOfRangeError, f'token id 9223372036854775808 at position (1,) {beyond}'),
+        (lambda: Embedding(5, 2)([[-2**63, 2**64]]),
+         IndexOutOfRangeError, f'token id 18446744073709551616 at position (0, 1) {beyond}'),
+        (lambda: Embedding(5, 2)([2**63 - 1, 2**64]),
+         IndexOutOfRangeError, f'token id 18446744073709551616 at position (1,) {beyond}'),
+        (lambda: char.decode([5, 2**63]),
+         IndexOutOfRangeError, 'token id 9223372036854775808 at position 1 is out of range '
+                               '[0, 7)'),
+        (lambda: char.decode(5.0),
+         TypeError, 'token ids must be integers, got dtype float64'),
+        (lambda: BPETokenizer([], byte_ids=[1.0, *range(1, 256)]),
+         ValueError, 'byte_ids[0] must be an integer id, got 1.0'),
+        (lambda: BPETokenizer([], byte_ids=range(255)),
+         ValueError, 'byte_ids must give the ids of the 256 bytes, got 255 ids'),
+        (lambda: BPETokenizer([], byte_ids=[0, 0, *range(2, 256)]),
+         ValueError, 'byte_ids gives bytes 0 and 1 the same id'),
+        (lambda: BPETokenizer([(97, 98)], merge_ids=[bpe_ids.MAX_VOCAB_SIZE]),
+         ValueError, f'the id merge 0 creates is 4194304, {outside}'),
+        (lambda: BPETokenizer([], {"": 300}),
+         ValueError, "special tokens must be non-empty strings, got ''"),
+        (lambda: BPETokenizer([], {"<x>": 97}),
+         ValueError, "special token '<x>' has id 97, which is the token b'a'"),
+        (lambda: BPETokenizer([], {"<x>": 300, "<y>": 300}),
+         ValueError, "special tokens '<x>' and '<y>' share id 300"),
+        (lambda: BPETokenizer([], {"<x>": -1}),
+         ValueError, f"the id of special token '<x>' is -1, {outside}"),
+        (lambda: BPETokenizer([], {"<x>": 300}, roles={"sep": "<x>"}),
+         ValueError, "unknown role 'sep'; roles are ['pad', 'bos', 'eos']"),
+        (lambda: BPETokenizer([], {"<x>": 300}, roles={"bos": "<s>"}),
+         ValueError, "role 'bos' names '<s>', which is not a special token (they are ['<x>'])"),
+        (lambda: x.reshape(1, 3, 2, 4 / 2),
+         TypeError, 'reshape sizes must be integers, got 2.0 in (1, 3, 2, 2.0)'),
+        (lambda: mha(x, attn_mask=np.ones((1, 3, 3), bool)),
+         ValueError, 'a 3-D attn_mask must have shape (batch * num_heads, q_len, k_len) = '
+                     '(2, 3, 3) as in PyTorch, got (1, 3, 3); use shape (1, 1, 3, 3) for one '
+                     'mask per batch element'),
     ]
     for call, error, message in cases:
         with pytest.raises(error) as caught:
@@ -1020,7 +1094,7 @@ class NoPadTokenizer(CharTokenizer):
 
 
 def test_attention_options_match_reference() -> None:
-    """MultiHeadAttention's other ways in: an attn_mask (bool and float) on top of padding,
+    """MultiHeadAttention's other ways in: an attn_mask (bool, float, 3-D) on top of padding,
     cross-attention with its own key and value sizes, no biases, sequence-first tensors, a
     Tensor or list as padding mask, and causal only when asked."""
     manual_seed(17)
@@ -1037,7 +1111,8 @@ def test_attention_options_match_reference() -> None:
     np.testing.assert_allclose(plain, reference_attention(params, x64, np.array(real), 2, False,
                                                           None)[0].numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(attention(x, key_padding_mask=real).data, plain)
-    for mask in (allowed, np.where(allowed, 0.5, -np.inf)):
+    # PyTorch's 3-D layout (batch * heads, Lq, Lk) is batch-major: the same mask reshaped.
+    for mask in (allowed, np.where(allowed, 0.5, -np.inf), allowed.reshape(4, 5, 5)):
         out = attention(x, key_padding_mask=real, attn_mask=mask).data
         q, k, v = (torch.tensor(x, dtype=torch.float64) @ params[f"{n}.weight"].T
                    + params[f"{n}.bias"] for n in ("q_proj", "k_proj", "v_proj"))

@@ -922,6 +922,7 @@ CASES = [
         lambda s: _cli("train", "--out", str(s.dir / "new"), "--init-from", str(s.run_copy()),
                        "--embed-dim", "64"),
     ),
+    Case("reshape-size-not-integer", lambda s: Tensor(np.zeros((2, 5))).reshape(2, 2.5)),
 ]
 
 

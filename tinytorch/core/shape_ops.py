@@ -14,6 +14,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.casting import cast, promote
+from tinytorch.core.checks import is_int
 from tinytorch.core.tensor import Tensor, normalize_axis
 
 
@@ -27,6 +28,9 @@ class Reshape(Function):
 
 
 def reshape(x: Tensor, shape: tuple[int, ...]) -> Tensor:
+    for size in shape:  # int() would truncate 2.5 to 2 and hide the caller's mistake
+        if not is_int(size):
+            raise TypeError(f"reshape sizes must be integers, got {size!r} in {tuple(shape)}")
     return Reshape.apply(x, shape=tuple(int(s) for s in shape))
 
 
