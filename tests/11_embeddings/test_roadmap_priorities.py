@@ -723,6 +723,11 @@ def test_bad_input_is_refused_where_it_enters() -> None:
          ValueError, 'byte_ids gives bytes 0 and 1 the same id'),
         (lambda: BPETokenizer([(97, 98)], merge_ids=[bpe_ids.MAX_VOCAB_SIZE]),
          ValueError, f'the id merge 0 creates is 4194304, {outside}'),
+        (lambda: BPETokenizer([(97, 98)], merge_ids=[300, 301]),
+         ValueError, 'merge_ids has 2 ids for 1 merges'),
+        (lambda: BPETokenizer([(97, 98)], merge_ids=[99]),
+         ValueError, "merge 0 [97, 98] creates id 99 as b'ab', but that id is already the "
+                     "token b'c'"),
         (lambda: BPETokenizer([], {"": 300}),
          ValueError, "special tokens must be non-empty strings, got ''"),
         (lambda: BPETokenizer([], {"<x>": 97}),

@@ -40,12 +40,10 @@ def check_non_negative(**values: Any) -> None:
             raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
 
 
-def check_fraction(name: str, value: Any, *, one_allowed: bool = False) -> float:
-    """A probability-like number in [0, 1) (or [0, 1] with `one_allowed`), as a float."""
-    fits = is_number(value) and 0.0 <= value and (value <= 1.0 if one_allowed else value < 1.0)
-    if not fits:
-        interval = "[0, 1]" if one_allowed else "[0, 1)"
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+def check_fraction(name: str, value: Any) -> float:
+    """A probability-like number in [0, 1), as a float."""
+    if not (is_number(value) and 0.0 <= value < 1.0):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
     return float(value)
 
 

@@ -130,6 +130,7 @@ class Optimizer(ABC):
                         f"{p.shape}"
                     )
                 self._update(p, p.grad, group, self.state.setdefault(p, {}))
+                p._version += 1  # an in-place write: a graph that saved p refuses to backward
         return loss
 
     @abstractmethod
