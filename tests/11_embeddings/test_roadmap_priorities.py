@@ -715,6 +715,8 @@ def test_bad_input_is_refused_where_it_enters() -> None:
                                '[0, 7)'),
         (lambda: char.decode(5.0),
          TypeError, 'token ids must be integers, got dtype float64'),
+        (lambda: char.decode([True, False]),
+         TypeError, 'token ids must be integers, got dtype bool'),
         (lambda: BPETokenizer([], byte_ids=[1.0, *range(1, 256)]),
          ValueError, 'byte_ids[0] must be an integer id, got 1.0'),
         (lambda: BPETokenizer([], byte_ids=range(255)),
