@@ -91,6 +91,12 @@ def init_from(
             f"--init-from {path}: its tokenizer is {start.tokenizer_kind!r}, not "
             f"{train_flags['tokenizer']!r} (a pretrained model keeps its tokenizer)"
         )
+    vocab = start.tokenizer.vocab_size
+    if train_flags.get("bpe_vocab_size", vocab) != vocab:
+        raise TrainingError(
+            f"--init-from {path}: its tokenizer has {vocab} tokens, not --bpe-vocab-size "
+            f"{train_flags['bpe_vocab_size']} (a pretrained model keeps its tokenizer)"
+        )
     changes = {
         name: model_flags[name]
         for name in CHANGEABLE_WITH_INIT

@@ -143,7 +143,13 @@ def new_run_configs(
     train_values["text_sha256"] = text_hash
     model_values = {k: v for k, v in preset_values.items() if k in _names(GPTConfig)}
     model_values.update(model_flags)
-    return _flagged(GPTConfig, model_values), _flagged(TrainConfig, train_values)
+    train = _flagged(TrainConfig, train_values)
+    if "bpe_vocab_size" in train_flags and train.tokenizer != "bpe" and train.init_from is None:
+        raise TrainingError(
+            f"--bpe-vocab-size {train.bpe_vocab_size} applies to --tokenizer bpe, and this run's "
+            f"tokenizer is {train.tokenizer!r} (drop the option or pass --tokenizer bpe)"
+        )
+    return _flagged(GPTConfig, model_values), train
 
 
 def resumed_run_configs(

@@ -922,6 +922,16 @@ CASES = [
         lambda s: _cli("train", "--out", str(s.dir / "new"), "--init-from", str(s.run_copy()),
                        "--embed-dim", "64"),
     ),
+    Case(
+        "init-from-other-vocab-size",
+        lambda s: _cli("train", "--out", str(s.dir / "new"), "--init-from", str(s.run_copy()),
+                       "--bpe-vocab-size", "1000"),
+    ),
+    Case(
+        "option-bpe-vocab-size-without-bpe",
+        lambda s: _cli("train", "--out", str(s.dir / "new"), "--preset", "test", "--tokenizer",
+                       "char", "--bpe-vocab-size", "1000"),
+    ),
     Case("reshape-size-not-integer", lambda s: Tensor(np.zeros((2, 5))).reshape(2, 2.5)),
 ]
 
