@@ -23,7 +23,8 @@ from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import load_run
 from tinytorch.settings import flag_name
-from tinytorch.text.tokenization import BPETokenizer, Tokenizer
+from tinytorch.text.hf_tokenizer_files import pretrained_model_type
+from tinytorch.text.tokenization import BPETokenizer, CharTokenizer, Tokenizer
 from tinytorch.train_config import TrainConfig, TrainingError
 
 # Model flags that --init-from accepts with a value other than DIR's (see the module docstring).
@@ -49,14 +50,21 @@ def load_pretrained(path: str | os.PathLike[str], dropout: float | None = None) 
     """The model and tokenizer of a run directory or a Hugging Face GPT-2 directory.
 
     A Hugging Face directory's tokenizer is its byte-level BPE (`tokenizer.json`, or
-    `vocab.json` + `merges.txt`); `dropout` overrides its config's dropout probabilities.
+    `vocab.json` + `merges.txt`), or the char-level file `tinytorch export` writes for a char
+    run; `dropout` overrides its config's dropout probabilities.
     """
     if not is_huggingface_directory(path):
         model, tokenizer, config = load_run(path)
         return Pretrained(model, tokenizer, config.tokenizer)
     model = GPT.from_pretrained(path, dropout)
+    # A char run exported by `tinytorch export` has a one-token-per-character WordLevel file.
+    kind, loader = (
+        ("char", CharTokenizer.from_pretrained)
+        if pretrained_model_type(path) == "WordLevel"
+        else ("bpe", BPETokenizer.from_pretrained)
+    )
     try:
-        tokenizer = BPETokenizer.from_pretrained(path)
+        tokenizer = loader(path)
     except ValueError as e:  # a corrupt or unsupported tokenizer file, named in the message
         raise PretrainedError(str(e)) from None
     if tokenizer.vocab_size != model.config.vocab_size:  # else generated ids may not decode
@@ -64,7 +72,7 @@ def load_pretrained(path: str | os.PathLike[str], dropout: float | None = None) 
             f"{path}: the tokenizer has {tokenizer.vocab_size} tokens but the model "
             f"{model.config.vocab_size} (config.json's vocab_size); they must be equal"
         )
-    return Pretrained(model, tokenizer, "bpe")
+    return Pretrained(model, tokenizer, kind)
 
 
 def init_from(

@@ -175,6 +175,8 @@ def test_char_tokenizer_export_gives_transformers_the_same_ids(pydoc_text, tmp_p
         2,
         3,
     )
+    back = CharTokenizer.from_pretrained(tmp_path)  # and back in: the same alphabet and ids
+    assert back.chars == tokenizer.chars and back.encode(text) == ids
 
 
 def test_char_export_matches_special_names_as_hugging_face_does(tmp_path, caplog):
@@ -248,6 +250,30 @@ def test_unsupported_or_corrupt_tokenizer_json_is_refused_naming_the_key(
     with pytest.raises(ValueError, match=message) as info:
         BPETokenizer.from_pretrained(directory)
     assert str(directory / "tokenizer.json") in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (_set("model", "type", "BPE"), 'model.type="BPE" is not supported'),
+        (_set("model", "unk_token", "[UNK]"), 'model.unk_token="\\[UNK\\]" is not supported'),
+        (_set("normalizer", {"type": "NFC"}), "normalizer=.* is not supported"),
+        (_set("pre_tokenizer", {"type": "Whitespace"}), "pre_tokenizer=.* is not supported"),
+        (_set("decoder", None), "decoder=null is not supported"),
+        (_set("model", "vocab", "ab", 7), "alphabet entries must be single characters, got 'ab'"),
+        (_set("model", "vocab", "<eos>", 9), r"added_tokens\[3\] is not a token of model.vocab"),
+        (lambda d: d["model"]["vocab"].update(a=5, b=4), "characters are not in code-point order"),
+    ],
+)
+def test_char_tokenizer_json_edited_out_of_shape_is_refused(tmp_path, edit, message):
+    CharTokenizer("abc").save_pretrained(tmp_path)
+    path = tmp_path / "tokenizer.json"
+    data = json.loads(path.read_text(encoding="utf-8"))
+    edit(data)
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=message) as info:
+        CharTokenizer.from_pretrained(tmp_path)
+    assert str(tmp_path) in str(info.value)
 
 
 def test_truncated_or_foreign_json_is_refused(hf_trained, tmp_path, trained_here):

@@ -51,6 +51,12 @@ def test_export_loads_in_transformers_with_the_same_logits_and_ids(
     assert_same_logits(tmp_path / "hf", model, ids)
     theirs = AutoTokenizer.from_pretrained(tmp_path / "hf")
     assert theirs(text)["input_ids"] == ours.encode(text)
+    # ... and back in: greedy text from the exported directory is the run's, token for token
+    args = ("--prompt", "Once upon", "--temperature", "0", "--max-new-tokens", "12")
+    from_run = cli("generate", str(run), *args)
+    from_export = cli("generate", str(tmp_path / "hf"), *args)
+    assert from_export.code == 0, from_export.err
+    assert from_export.out == from_run.out and len(from_run.out) > len("Once upon")
 
 
 def test_export_never_writes_into_a_directory_with_files(tmp_path, cli, train_test_run) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from tinytorch.text.hf_tokenizer_files import write_char_level
+from tinytorch.text.hf_tokenizer_files import read_pretrained_char_level, write_char_level
 from tinytorch.text.tokenizer_base import Tokenizer, check_text
 
 SPECIAL_TOKENS = ("<pad>", "<unk>", "<bos>", "<eos>")
@@ -90,6 +90,16 @@ class CharTokenizer(Tokenizer, type_name="char"):
         five characters' ids here.
         """
         write_char_level(out_dir, self._tokens, self.special_tokens)
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike[str]) -> CharTokenizer:
+        """Load what `save_pretrained` wrote (a directory or its tokenizer.json): the same ids.
+        Any other WordLevel file, or one edited out of that shape, raises ValueError naming it."""
+        vocab = read_pretrained_char_level(path)
+        try:
+            return cls._from_dict({"vocab": vocab})
+        except ValueError as e:
+            raise ValueError(f"{path}: {e}") from None
 
     def _to_dict(self) -> dict[str, Any]:
         return {"vocab": {token: i for i, token in enumerate(self._tokens)}}

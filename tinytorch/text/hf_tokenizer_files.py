@@ -1,5 +1,5 @@
-"""Hugging Face's tokenizer files: reading a byte-level BPE, and writing tokenizers that
-`transformers.AutoTokenizer` loads.
+"""Hugging Face's tokenizer files: reading a byte-level BPE (or the char-level file written
+below), and writing tokenizers that `transformers.AutoTokenizer` loads.
 
 Read: `tokenizer.json` (the `tokenizers` library's format: model, pre-tokenizer, added tokens)
 or GPT-2's `vocab.json` + `merges.txt`, plus `tokenizer_config.json` / `special_tokens_map.json`
@@ -29,6 +29,11 @@ VOCAB_JSON = "vocab.json"
 MERGES_TXT = "merges.txt"
 CONFIG_FILES = ("special_tokens_map.json", "tokenizer_config.json")  # the later one wins
 ENDOFTEXT = "<|endoftext|>"  # GPT-2's only special token, its bos and eos when none is named
+# A char-level tokenizer's pre-tokenizer: every character its own piece, newlines included
+# ([\s\S]: `.` skips them).
+_CHAR_SPLIT = {
+    "type": "Split", "pattern": {"Regex": r"[\s\S]"}, "behavior": "Isolated", "invert": False
+}
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -56,6 +61,43 @@ def read_pretrained_bpe(path: str | os.PathLike[str]) -> dict[str, Any]:
     except ValueError as e:
         raise ValueError(f"{path}: {e}") from None
     return kwargs
+
+
+def pretrained_model_type(directory: str | os.PathLike[str]) -> str | None:
+    """The `model.type` of a directory's tokenizer.json ("BPE", "WordLevel", ...), or None
+    when it has none or it cannot be read (the loader of the right kind then says why)."""
+    try:
+        model = read_json_file(os.path.join(directory, TOKENIZER_JSON)).get("model")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return model.get("type") if isinstance(model, dict) else None
+
+
+def read_pretrained_char_level(path: str | os.PathLike[str]) -> dict[str, int]:
+    """The vocabulary (token -> id) of a one-token-per-character tokenizer.json, the kind
+    `write_char_level` writes: anything that would tokenize differently is refused by key."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        path = os.path.join(path, TOKENIZER_JSON)
+    data = read_json_file(path)
+    try:
+        if not isinstance(data, dict):
+            raise ValueError("not a Hugging Face tokenizer.json (not a JSON object)")
+        model = _get(data, "model", dict)
+        _require(model.get("type"), ("WordLevel",), "model.type")
+        _require(model.get("unk_token"), ("<unk>",), "model.unk_token")
+        _require(data.get("pre_tokenizer"), (_CHAR_SPLIT,), "pre_tokenizer")
+        _require(data.get("decoder"), ({"type": "Fuse"},), "decoder")
+        for key in ("normalizer", "post_processor"):
+            _require(data.get(key), (None,), key)
+        vocab = _get(model, "vocab", dict, "model.vocab")
+        for k, added in enumerate(_get(data, "added_tokens", list)):
+            content = added.get("content") if isinstance(added, dict) else None
+            if content not in vocab or vocab[content] != added.get("id"):
+                raise ValueError(f"added_tokens[{k}] is not a token of model.vocab at its id")
+    except ValueError as e:
+        raise ValueError(f"{path}: {e}") from None
+    return vocab
 
 
 def _parse_tokenizer_json(data: Any) -> dict[str, Any]:
@@ -348,11 +390,8 @@ def write_char_level(
         "vocab": {t: i for i, t in enumerate(tokens)},
         "unk_token": "<unk>",
     }
-    # Every character its own piece, newlines included ([\s\S]: `.` skips them).
-    split = {"type": "Split", "pattern": {"Regex": r"[\s\S]"}, "behavior": "Isolated"}
-    pre_tokenizer = {**split, "invert": False}
     named = {f"{name[1:-1]}_token": name for name in special_ids}
-    _write_files(out_dir, model, pre_tokenizer, {"type": "Fuse"}, special_ids, named)
+    _write_files(out_dir, model, _CHAR_SPLIT, {"type": "Fuse"}, special_ids, named)
 
 
 def _write_files(
