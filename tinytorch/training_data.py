@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tinytorch import memory_budget
 from tinytorch.data import generate_corpus, load_text
 from tinytorch.evaluation import HeldOutScore, HeldOutWindows, score_log_probs
 from tinytorch.models.ngram import NGramModel
@@ -39,9 +40,13 @@ class TrainingData:
 
 
 def read_training_text(path: str) -> str:
+    """The user's text, refused before it is read whole if the machine's memory could not hold
+    it and its token ids (an endless pipe as `--text /dev/stdin` stops at that bound too)."""
+    memory = memory_budget.memory_limit()
+    limit = None if memory is None else memory // memory_budget.CORPUS_BYTES_PER_CHAR
     try:
-        return load_text(path)
-    except ValueError as e:  # undecodable or empty: the user's file, not a bug
+        return load_text(path, limit)
+    except ValueError as e:  # undecodable, empty or too large: the user's file, not a bug
         raise TrainingError(str(e)) from e
 
 

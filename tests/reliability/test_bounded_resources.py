@@ -14,6 +14,7 @@ import signal
 import struct
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,6 +120,40 @@ def test_a_sinusoidal_table_of_absurd_length_is_refused_before_it_is_built(
         result = cli("generate", str(run), "--prompt", "Once")
     result.assert_error(f"{run / rd.CONFIG_FILE}: model: needs about 4.7 TiB of memory to build")
     assert peak[0] < 4 * MiB
+
+
+def test_a_text_too_large_for_memory_is_refused_and_an_endless_pipe_stops(
+    tmp_path: Path, cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--text is read only up to what memory could hold (20 bytes a character, text and ids): a
+    bigger file is refused from its size before it is read, and an endless pipe is read up to
+    that bound, not until memory runs out. Nothing is written either way."""
+    monkeypatch.setattr(memory_budget, "memory_limit", lambda: 20 * 4096)  # 4,096 characters
+    big = tmp_path / "big.txt"
+    big.write_text("a" * 5000)
+    cli("train", "--preset", "test", "--text", str(big), "--out", str(tmp_path / "r")).assert_error(
+        f"{big}: larger than the 4,096 bytes allowed (5,000 bytes)"
+    )
+    read_end, write_end = os.pipe()
+    writer = threading.Thread(target=_write_forever, args=(write_end,))
+    writer.start()
+    try:
+        pipe = f"/dev/fd/{read_end}"
+        cli("train", "--preset", "test", "--text", pipe, "--out", str(tmp_path / "r")).assert_error(
+            f"{pipe}: larger than the 4,096 bytes allowed"
+        )
+    finally:
+        os.close(read_end)  # the writer's next write fails: it stops
+        writer.join(timeout=10)
+    assert not writer.is_alive() and not (tmp_path / "r").exists()
+
+
+def _write_forever(fd: int) -> None:
+    try:
+        while True:
+            os.write(fd, b"once upon a time " * 1024)
+    except OSError:  # the reader closed its end
+        os.close(fd)
 
 
 def test_the_memory_limit_is_this_machines_physical_memory_or_less() -> None:

@@ -340,6 +340,13 @@ def _on_a_16_gib_machine(trigger: Callable[[Scratch], Any]) -> Callable[[Scratch
     return on_16_gib
 
 
+def _train_on_a_huge_text(s: Scratch) -> Any:
+    path = s.dir / "huge.txt"
+    with open(path, "wb") as f:
+        f.truncate(10**9)  # sparse: no disk space, and never read
+    return _cli("train", "--preset", "test", "--text", str(path), "--out", str(s.dir / "r"))
+
+
 def _train_a_huge_batch(s: Scratch) -> Any:
     return _cli("train", "--preset", "test", "--batch-size", str(10**9), "--out", str(s.dir / "r"))
 
@@ -805,6 +812,7 @@ CASES = [
     Case("weights-header-not-json", _in_run("model.safetensors", _garbled_header, _load_model)),
     Case("weights-offsets-overlap", _in_run("model.safetensors", _overlapping, _load_model)),
     Case("train-does-not-fit", _on_a_16_gib_machine(_train_a_huge_batch)),
+    Case("train-text-too-large", _on_a_16_gib_machine(_train_on_a_huge_text)),
     Case(
         "resume-does-not-fit",
         _on_a_16_gib_machine(

@@ -5,16 +5,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tinytorch.files import read_bytes
 
-def load_text(path: str | os.PathLike[str]) -> str:
+
+def load_text(path: str | os.PathLike[str], limit: int | None = None) -> str:
     """The text of a UTF-8 file, ready to tokenize.
 
     A leading byte-order mark is dropped and Windows line ends become ``\\n``, so neither turns
     into a token of its own. Raises FileNotFoundError if the file is missing, and ValueError
-    (naming the file) if it is not valid UTF-8 (with the byte offset) or holds no text.
+    (naming the file) if it is not valid UTF-8 (with the byte offset), holds no text, or has more
+    than `limit` bytes (checked before reading; a pipe is read only up to the limit).
     """
     path = Path(path)
-    data = path.read_bytes()
+    data = path.read_bytes() if limit is None else read_bytes(path, limit=limit)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
