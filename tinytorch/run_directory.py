@@ -86,6 +86,7 @@ _ORPHANED_TEMP = re.compile(
     r"^\.(" + "|".join(re.escape(name) for name in RUN_FILES) + r")\.[0-9a-f]{12}\.tmp$"
 )
 SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
+MIN_BYTES_PER_WEIGHT = 2  # float16 and bfloat16 weights load too (as float32)
 JSON_LIMIT = 64 * 2**20  # config, trainer state, tokenizer: a few kB to a few MB in practice
 
 
@@ -284,10 +285,11 @@ class RunDirectory:
         if count * 4 <= SMALL_MODEL_BYTES or not os.path.isfile(weights):
             return  # a missing file is reported by the steps that follow
         size = os.path.getsize(weights)
-        if count * 4 > size:
+        if count * MIN_BYTES_PER_WEIGHT > size:
             raise CheckpointError(
-                f"{self.file(CONFIG_FILE)}: declares a model of {count:,} float32 parameters "
-                f"({count * 4:,} bytes), but {MODEL_FILE} holds only {size:,} bytes"
+                f"{self.file(CONFIG_FILE)}: declares a model of {count:,} parameters (at least "
+                f"{count * MIN_BYTES_PER_WEIGHT:,} bytes as float16), but {MODEL_FILE} holds only "
+                f"{size:,} bytes"
             )
 
     def read_weights(self, model: Module) -> str:
