@@ -95,6 +95,16 @@ def test_bad_arguments_are_refused_like_pytorch(call):
         call(tinytorch)
 
 
+def test_python_ints_beyond_int64_are_refused_not_wrapped():
+    """PyTorch raises "Overflow when unpacking long"; NumPy would wrap 2**64 - 1 to -1."""
+    with pytest.raises((RuntimeError, ValueError), match="Overflow"):
+        torch.tensor([2**64 - 1])
+    with pytest.raises(ValueError, match="does not fit in int64"):
+        tinytorch.tensor([2**64 - 1])
+    with pytest.raises(ValueError, match="does not fit in int64"):
+        tinytorch.full((2,), 2**64 - 1)
+
+
 def test_dtype_names_are_pytorchs():
     names = ["float32", "float", "float64", "double", "int64", "long", "int32", "int",
              "int16", "short", "int8", "uint8", "bool"]

@@ -137,6 +137,21 @@ def test_one_hot_matches_pytorch():
     assert_same(F.one_hot(tinytorch.tensor(labels), 6), TF.one_hot(torch.tensor(labels), 6))
 
 
+def test_inplace_dropout_that_changes_nothing_writes_nothing():
+    """In eval mode (or p=0) PyTorch returns the input untouched: no write, so a graph that
+    already used it still backpropagates, and a leaf that requires grad is not refused."""
+    for library in (torch, tinytorch):
+        LF = TF if library is torch else F
+        leaf = library.ones(2, 3, requires_grad=True)
+        hidden = leaf * 2
+        used = hidden.exp()
+        for kwargs in ({"training": False}, {"p": 0.0}):
+            assert LF.dropout(hidden, inplace=True, **kwargs) is hidden
+            assert LF.dropout(leaf, inplace=True, **kwargs) is leaf
+        used.sum().backward()
+        np.testing.assert_allclose(np.asarray(leaf.grad), 2 * np.exp(2.0), rtol=1e-6)
+
+
 def test_dropout_in_training_zeroes_and_rescales():
     tinytorch.manual_seed(0)
     out = F.dropout(tinytorch.ones(100, 100), p=0.25).numpy()

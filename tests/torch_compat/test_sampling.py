@@ -104,3 +104,23 @@ def test_multinomial_refuses_what_pytorch_refuses(weights, match):
         tinytorch.multinomial(tinytorch.tensor(weights), 1)
     with pytest.raises(TypeError, match="floating-point"):
         tinytorch.multinomial(tinytorch.tensor([1, 2]), 1)
+
+
+@pytest.mark.parametrize(
+    "draw",
+    [
+        lambda **device: tinytorch.randn(3, **device),
+        lambda **device: tinytorch.rand(3, **device),
+        lambda **device: tinytorch.randint(5, (3,), **device),
+        lambda **device: tinytorch.randperm(5, **device),
+    ],
+    ids=["randn", "rand", "randint", "randperm"],
+)
+def test_a_refused_device_draws_nothing(draw):
+    """A seeded run that once asked for "cuda" by mistake still draws the numbers it would have."""
+    tinytorch.manual_seed(0)
+    expected = draw().numpy()
+    tinytorch.manual_seed(0)
+    with pytest.raises(ValueError, match="cuda"):
+        draw(device="cuda")
+    np.testing.assert_array_equal(draw().numpy(), expected)

@@ -58,7 +58,7 @@ def _tensor(x: Any) -> Tensor:
 
 def _in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     """The result, or (inplace=True) the input overwritten with it (PyTorch's in-place rules)."""
-    if not inplace:
+    if not inplace or result is input:  # nothing changed (e.g. dropout in eval): no write
         return result
     input[...] = result
     return input

@@ -42,31 +42,19 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return float32 if dtype is None else resolve_dtype(dtype)
 
 
-def _inferred_dtype(values: np.ndarray, dtype: Any) -> np.dtype:
-    """PyTorch's dtype for Python data: float -> float32, int -> int64, bool -> bool."""
-    if dtype is not None:
-        return resolve_dtype(dtype)
-    kind = values.dtype.kind
-    if kind == "f":
-        return float32
-    if kind in "iu":
-        return np.dtype(np.int64)
-    if kind == "b":
-        return np.dtype(np.bool_)
-    raise TypeError(f"tensor data must be numbers or bools, got dtype {values.dtype}")
-
-
 def tensor(data: Any, *, dtype: Any = None, device: Any = None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
-    """A new tensor holding a copy of `data` (nested lists, numbers, an array or a tensor)."""
+    """A new tensor holding a copy of `data` (nested lists, numbers, an array or a tensor): an
+    array keeps its dtype, Python data takes PyTorch's (float -> float32, int -> int64, bool)."""
     if isinstance(data, Tensor):
         data = data.data
-    values = np.asarray(data)
-    if isinstance(data, (np.ndarray, np.generic)) and dtype is None:
-        target = resolve_dtype(values.dtype)
-    else:
-        target = _inferred_dtype(values, dtype)
-    return made(np.array(values, dtype=target), device, requires_grad)
+    if dtype is None and isinstance(data, (np.ndarray, np.generic)):
+        dtype = data.dtype
+    return made(Tensor(data, dtype=_resolved(dtype)).data, device, requires_grad)
+
+
+def _resolved(dtype: Any) -> np.dtype | None:
+    return None if dtype is None else resolve_dtype(dtype)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -115,7 +103,7 @@ def full(size: Sequence[int], fill_value: Any, *, dtype: Any = None, device: Any
         fill_value = fill_value.item()
     if not is_number(fill_value) and not isinstance(fill_value, (bool, np.bool_)):
         raise TypeError(f"fill_value must be a number or bool, got {fill_value!r}")
-    target = _inferred_dtype(np.asarray(fill_value), dtype)
+    target = Tensor(fill_value, dtype=_resolved(dtype)).dtype
     return made(np.full(shape_from((size,)), fill_value, dtype=target), device, requires_grad)
 
 

@@ -13,10 +13,18 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.checks import check_positive, is_int
+from tinytorch.core.devices import check_device
 from tinytorch.core.dtypes import float32, resolve_dtype
 from tinytorch.core.random import Generator, numpy_generator
 from tinytorch.core.tensor import Tensor
 from tinytorch.torch_api.creation import made, shape_from
+
+
+def _source(generator: Generator | None, device: Any) -> np.random.Generator:
+    """The generator to draw from, after checking the device: a refused call draws nothing, so
+    the next draw of a seeded run is the one it would have been."""
+    check_device(device)
+    return numpy_generator(generator)
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -30,7 +38,7 @@ def randn(*size: Any, generator: Generator | None = None, dtype: Any = None, dev
           requires_grad: bool = False) -> Tensor:
     """Samples of the standard normal distribution."""
     target = _float_dtype(dtype)
-    array = numpy_generator(generator).standard_normal(shape_from(size), dtype=target)
+    array = _source(generator, device).standard_normal(shape_from(size), dtype=target)
     return made(array, device, requires_grad)
 
 
@@ -38,7 +46,7 @@ def rand(*size: Any, generator: Generator | None = None, dtype: Any = None, devi
          requires_grad: bool = False) -> Tensor:
     """Samples of the uniform distribution on [0, 1)."""
     target = _float_dtype(dtype)
-    array = numpy_generator(generator).random(shape_from(size), dtype=target)
+    array = _source(generator, device).random(shape_from(size), dtype=target)
     return made(array, device, requires_grad)
 
 
@@ -70,7 +78,7 @@ def randint(*args: Any, size: Any = None, generator: Generator | None = None, dt
     if not (is_int(low) and is_int(high)) or low >= high:
         raise ValueError(f"randint needs integers low < high, got low={low!r}, high={high!r}")
     target = np.dtype(np.int64) if dtype is None else resolve_dtype(dtype)
-    values = numpy_generator(generator).integers(low, high, size=shape_from((size,)))
+    values = _source(generator, device).integers(low, high, size=shape_from((size,)))
     return made(values.astype(target, copy=False), device, requires_grad)
 
 
@@ -80,7 +88,7 @@ def randperm(n: int, *, generator: Generator | None = None, dtype: Any = None,
     if not is_int(n) or n < 0:
         raise ValueError(f"randperm needs a non-negative integer n, got {n!r}")
     target = np.dtype(np.int64) if dtype is None else resolve_dtype(dtype)
-    return made(numpy_generator(generator).permutation(int(n)).astype(target), device, False)
+    return made(_source(generator, device).permutation(int(n)).astype(target), device, False)
 
 
 def _probabilities(input: Any) -> np.ndarray:
