@@ -64,8 +64,14 @@ def test_a_re_planned_schedule_gives_the_lrs_of_one_planned_that_way_from_the_st
         assert moved.get_lr() == fresh.get_lr()
         moved.step()
         fresh.step()
-    with pytest.raises(ValueError, match="warmup_steps <= total_steps"):
+    with pytest.raises(ValueError, match=r"warmup_steps \(4\) must not exceed total_steps \(3\)"):
         moved.set_total_steps(3, 4)
+    with pytest.raises(ValueError, match="warmup_steps must be a non-negative integer, got 2.5"):
+        moved.set_total_steps(40, 2.5)
+    # A run without warmup (--warmup-steps 0) can be re-planned too, as its constructor allows.
+    unwarmed, fresh = schedule(0, 100), schedule(0, 40)
+    unwarmed.set_total_steps(40, 0)
+    assert [unwarmed.lr_at(s, 1.0) for s in range(41)] == [fresh.lr_at(s, 1.0) for s in range(41)]
 
 
 BUDGET_MINUTES = 0.15  # 9 s: under heavy load the setup alone can take 5

@@ -95,15 +95,7 @@ class WarmupCosineSchedule(LRSchedule):
     def __init__(
         self, optimizer: Optimizer, warmup_steps: int, total_steps: int, min_lr: float = 0.0
     ) -> None:
-        for name, value in (("warmup_steps", warmup_steps), ("total_steps", total_steps)):
-            if not is_int(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
-        if total_steps == 0:
-            raise ValueError("total_steps must be positive, got 0")
-        if warmup_steps > total_steps:
-            raise ValueError(
-                f"warmup_steps ({warmup_steps}) must not exceed total_steps ({total_steps})"
-            )
+        _check_steps(warmup_steps, total_steps)
         base_lrs = [float(group["lr"]) for group in optimizer.param_groups]
         if not 0.0 <= min_lr <= min(base_lrs):
             raise ValueError(
@@ -116,10 +108,7 @@ class WarmupCosineSchedule(LRSchedule):
     def set_total_steps(self, total_steps: int, warmup_steps: int) -> None:
         """Re-plan the schedule's end (and warmup) from the current step on, e.g. when a run's
         time budget allows more or fewer steps than first thought; the lrs follow at once."""
-        if not is_int(total_steps) or not 1 <= warmup_steps <= total_steps:
-            raise ValueError(
-                f"need 1 <= warmup_steps <= total_steps, got {warmup_steps} and {total_steps}"
-            )
+        _check_steps(warmup_steps, total_steps)
         self.warmup_steps, self.total_steps = int(warmup_steps), int(total_steps)
         self._apply()
 
@@ -129,3 +118,16 @@ class WarmupCosineSchedule(LRSchedule):
         decay_steps = max(1, self.total_steps - self.warmup_steps)
         progress = min(1.0, (step - self.warmup_steps) / decay_steps)
         return self.min_lr + (base_lr - self.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _check_steps(warmup_steps: Any, total_steps: Any) -> None:
+    """A plan the schedule can follow: integers, 0 <= warmup_steps <= total_steps, total >= 1."""
+    for name, value in (("warmup_steps", warmup_steps), ("total_steps", total_steps)):
+        if not is_int(value) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    if total_steps == 0:
+        raise ValueError("total_steps must be positive, got 0")
+    if warmup_steps > total_steps:
+        raise ValueError(
+            f"warmup_steps ({warmup_steps}) must not exceed total_steps ({total_steps})"
+        )
