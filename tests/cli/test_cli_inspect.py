@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -27,3 +29,10 @@ def test_inspect_refuses_bad_input_in_one_line(tmp_path: Path, cli, train_test_r
     cli("inspect", str(run), "--prompt", "").assert_error("prompt is empty")
     cli("inspect", str(run), "--prompt", "x" * 17).assert_error("longer than", "at most 16")
     cli("inspect", str(run), "--prompt", "Once \u2603").assert_error("never saw", "\u2603")
+
+
+def test_only_inspect_loads_matplotlib() -> None:
+    """The figures need matplotlib (about 0.3 s to import); train, generate and export start
+    without it (the loss plot imports it when it draws)."""
+    check = "import sys, tinytorch.cli; sys.exit('matplotlib' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", check]).returncode == 0

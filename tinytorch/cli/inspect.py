@@ -6,7 +6,6 @@ import argparse
 from typing import Any
 
 from tinytorch.cli.errors import UsageError
-from tinytorch.inspection import inspect_run
 from tinytorch.run_directory import CheckpointError
 
 
@@ -33,6 +32,9 @@ def add_command(commands: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Imported here: the figures need matplotlib, which every other command would load for nothing.
+    from tinytorch.inspection import inspect_run
+
     try:
         inspect_run(args.run_dir, args.prompt, args.out)
     except CheckpointError:
