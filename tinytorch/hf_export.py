@@ -31,7 +31,7 @@ from tinytorch.files import atomic_write_bytes
 from tinytorch.models.hf_gpt2 import CONFIG_FILE, ExportError, gpt2_config, gpt2_tensors
 from tinytorch.models.hf_weight_files import WEIGHTS_FILE
 from tinytorch.models.transformer import GPT
-from tinytorch.run_directory import RunDirectory
+from tinytorch.run_directory import RunDirectory, listed
 from tinytorch.text.tokenization import Tokenizer
 
 __all__ = ["ExportError", "export_gpt2", "export_run"]
@@ -70,13 +70,11 @@ def _unused_directory(out_dir: str | os.PathLike[str]) -> str:
     out = os.path.abspath(os.fspath(out_dir))
     if os.path.exists(out) and not os.path.isdir(out):
         raise ExportError(f"{out}: exists and is not a directory")
-    if os.path.isdir(out) and os.listdir(out):
-        present = sorted(os.listdir(out))
-        shown = ", ".join(present[:5]) + (f" and {len(present) - 5} more" if len(present) > 5
-                                          else "")
+    present = sorted(os.listdir(out)) if os.path.isdir(out) else []
+    if present:
         raise ExportError(
-            f"{out}: holds files ({shown}); an export never overwrites files: choose an empty "
-            "or new directory"
+            f"{out}: holds files ({listed(present)}); an export never overwrites files: choose "
+            "an empty or new directory"
         )
     return out
 

@@ -8,12 +8,11 @@ refused naming the line and the key, so a resumed run never plots or extends a c
 from __future__ import annotations
 
 import json
-import math
 import os
 from typing import Any
 
 from tinytorch.checkpoint_error import CheckpointError, shown
-from tinytorch.core.checks import is_int, is_number
+from tinytorch.core.checks import is_finite_number, is_int
 from tinytorch.files import read_bytes
 
 METRICS_LIMIT = 512 * 2**20  # bytes; a record is about 150 bytes
@@ -50,7 +49,7 @@ def _check_record(record: Any, previous_step: int, where: str) -> None:
     if "train_loss" not in record:
         raise CheckpointError(f"{where} has no numeric 'train_loss'")
     for key, value in record.items():
-        if not (is_number(value) and math.isfinite(value) and value >= 0):
+        if not (is_finite_number(value) and value >= 0):
             raise CheckpointError(
                 f"{where}: {key}: must be a finite number >= 0, got {shown(value)}"
             )

@@ -138,7 +138,7 @@ class RunDirectory:
             present = run._present_files()
             if present and not overwrite:
                 raise CheckpointError(
-                    f"{run.path}: already holds a training run ({_listed(present)}); continue "
+                    f"{run.path}: already holds a training run ({listed(present)}); continue "
                     "it with --resume, or replace it with --overwrite"
                 )
             # config.json marks the directory as a run: removed last, so an interrupted
@@ -165,7 +165,7 @@ class RunDirectory:
         present = self._present_files()
         if present and not self._holds_a_run():
             raise CheckpointError(
-                f"{self.path}: holds files tinytorch did not write ({_listed(present)}); "
+                f"{self.path}: holds files tinytorch did not write ({listed(present)}); "
                 "tinytorch never modifies them: choose an empty or new --out"
             )
 
@@ -483,6 +483,7 @@ def _check_header(data: Any, path: str, expected_format: str) -> None:
         )
 
 
-def _listed(names: Sequence[str], most: int = 5) -> str:
+def listed(names: Sequence[str], most: int = 5) -> str:
+    """The first `most` names, and how many more: a folder's files in a one-line message."""
     shown = ", ".join(names[:most])
     return shown + (f" and {len(names) - most} more" if len(names) > most else "")

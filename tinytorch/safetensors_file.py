@@ -24,6 +24,8 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from tinytorch.checkpoint_error import shown
+
 HEADER_LIMIT = 100 * 2**20  # the safetensors library's own limit on the JSON header
 METADATA_KEY = "__metadata__"
 # safetensors dtype name -> NumPy dtype (little-endian); BF16 is read as float32.
@@ -134,24 +136,24 @@ def _entry(name: str, fields: Any) -> TensorEntry:
     if not isinstance(fields, dict) or set(fields) != {"dtype", "shape", "data_offsets"}:
         raise SafetensorsError(
             f"tensor {name!r}: must be an object with dtype, shape and data_offsets, got "
-            f"{_short(fields)}"
+            f"{shown(fields)}"
         )
     dtype, shape, offsets = fields["dtype"], fields["shape"], fields["data_offsets"]
     if dtype not in DTYPES:
         raise SafetensorsError(
-            f"tensor {name!r}: dtype {_short(dtype)} is not one tinytorch reads "
+            f"tensor {name!r}: dtype {shown(dtype)} is not one tinytorch reads "
             f"({', '.join(DTYPES)})"
         )
     if not isinstance(shape, list) or not all(_is_count(n) for n in shape):
         raise SafetensorsError(
-            f"tensor {name!r}: shape must be a list of integers >= 0, got {_short(shape)}"
+            f"tensor {name!r}: shape must be a list of integers >= 0, got {shown(shape)}"
         )
     if not (
         isinstance(offsets, list) and len(offsets) == 2 and all(_is_count(n) for n in offsets)
     ) or offsets[0] > offsets[1]:
         raise SafetensorsError(
             f"tensor {name!r}: data_offsets must be [begin, end] with 0 <= begin <= end, got "
-            f"{_short(offsets)}"
+            f"{shown(offsets)}"
         )
     nbytes = math.prod(shape) * DTYPES[dtype].itemsize
     if offsets[1] - offsets[0] != nbytes:
@@ -162,12 +164,18 @@ def _entry(name: str, fields: Any) -> TensorEntry:
     return TensorEntry(dtype, tuple(shape), offsets[0], offsets[1])
 
 
+def bfloat16_to_float32(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 values (their 16 bits as uint16) as float32: they are a float32's upper half,
+    so shifting them into place is exact."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
 def _array(entry: TensorEntry, data: bytes) -> np.ndarray:
     """The tensor as a writable array of `entry.numpy_dtype` (bfloat16 widened exactly)."""
     stored = DTYPES[entry.dtype]
     flat = np.frombuffer(data, dtype=stored, count=math.prod(entry.shape), offset=entry.begin)
     if entry.dtype == "BF16":
-        return (flat.astype(np.uint32) << 16).view(np.float32).reshape(entry.shape)
+        return bfloat16_to_float32(flat).reshape(entry.shape)
     return flat.astype(stored.newbyteorder("="), copy=True).reshape(entry.shape)
 
 
@@ -183,10 +191,6 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         raise ValueError(f"name {twice!r} appears twice")
     return result
 
-
-def _short(value: Any, most: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= most else text[: most - 3] + "..."
 
 
 def _one_line(error: BaseException) -> str:

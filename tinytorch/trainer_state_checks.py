@@ -13,7 +13,6 @@ agree with each other; random states must be what NumPy's PCG64 writes.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.checkpoint_error import CheckpointError, shown
-from tinytorch.core.checks import is_int, is_number
+from tinytorch.core.checks import is_finite_number, is_int
 from tinytorch.core.optimizers import Optimizer
 from tinytorch.core.schedules import LRSchedule
 from tinytorch.state_tree import encode_tree
@@ -252,7 +251,7 @@ def _join(key: str, name: str) -> str:
 
 
 def _non_negative(value: Any) -> bool:
-    return is_number(value) and math.isfinite(value) and value >= 0
+    return is_finite_number(value) and value >= 0
 
 
 def _below(value: Any, bound: int) -> bool:

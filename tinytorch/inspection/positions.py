@@ -109,8 +109,7 @@ def position_similarity(model: GPT, length: int | None = None) -> PositionSimila
             f"{name} has no position table: it rotates queries and keys. Shown: expected "
             "cosine between a random vector rotated to position i and to position j"
         )
-    elif positions is not None and positions.score_bias(length, length, 0) is not None:
-        bias = positions.score_bias(length, length, 0)
+    elif positions is not None and (bias := positions.score_bias(length, length, 0)) is not None:
         kind, own = "score bias", np.broadcast_to(bias, (config.num_heads, length, length))
         description = (
             f"{name} has no position table: each head adds a bias b(i, j) to its attention "

@@ -21,7 +21,13 @@ from typing import BinaryIO
 import numpy as np
 
 from tinytorch.files import read_json
-from tinytorch.safetensors_file import DTYPES, SafetensorsError, TensorEntry, read_header
+from tinytorch.safetensors_file import (
+    DTYPES,
+    SafetensorsError,
+    TensorEntry,
+    bfloat16_to_float32,
+    read_header,
+)
 
 WEIGHTS_FILE = "model.safetensors"
 INDEX_FILE = "model.safetensors.index.json"
@@ -139,9 +145,6 @@ class WeightFiles:
     def __iter__(self) -> Iterator[str]:
         return iter(self._tensors)
 
-    def __contains__(self, tensor: object) -> bool:
-        return tensor in self._tensors
-
     def file_of(self, tensor: str) -> str:
         return self.path(self._tensors[tensor].file)
 
@@ -170,8 +173,8 @@ class WeightFiles:
         handle.seek(stored.start)
         if handle.readinto(memoryview(raw).cast("B")) != raw.nbytes:
             raise PretrainedError(f"{self.file_of(tensor)}: changed while it was read")
-        if stored.entry.dtype == "BF16":  # the upper half of a float32: shift it into place
-            raw = (raw.astype(np.uint32) << 16).view(np.float32)
+        if stored.entry.dtype == "BF16":
+            raw = bfloat16_to_float32(raw)
         array = raw.astype(np.float32, copy=False)
         if out is not None and array is not out:
             out[...] = array

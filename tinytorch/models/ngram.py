@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from tinytorch.core.checks import is_int
 from tinytorch.core.errors import IndexOutOfRangeError
 from tinytorch.core.tensor import integer_array
 
@@ -192,7 +193,7 @@ def _estimate_discounts(counts: np.ndarray) -> tuple[float, float, float]:
 
 def _check_at_least_one(**values: Any) -> None:
     for name, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
 
 

@@ -18,6 +18,7 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tinytorch.checkpoint_error import shown
 from tinytorch.files import atomic_write_bytes
 from tinytorch.text.bpe_ids import ROLES, check_id
 from tinytorch.text.byte_unicode import BYTE_TO_UNICODE, token_bytes, token_string
@@ -149,7 +150,7 @@ def _parse_tokenizer_json(data: Any) -> dict[str, Any]:
         if not (
             isinstance(pair, list) and len(pair) == 2 and all(isinstance(t, str) for t in pair)
         ):
-            raise ValueError(f"model.merges[{k}] must be two tokens, got {_short(merge)}")
+            raise ValueError(f"model.merges[{k}] must be two tokens, got {shown(merge)}")
         merges.append(pair)
     ids = _ids_of(vocab, "model.vocab", merges, lambda k: f"model.merges[{k}]", special_ids)
     return {**ids, "special_tokens": special_ids, "pattern": pattern}
@@ -175,7 +176,7 @@ def _byte_level_pattern(pre: Any) -> str | None:
     _require(split.get("invert", False), (False,), f"{key}[0].invert")
     pattern = split.get("pattern")
     if not (isinstance(pattern, dict) and isinstance(pattern.get("Regex"), str)):
-        raise ValueError(f"{key}[0].pattern must be {{'Regex': ...}}, got {_short(pattern)}")
+        raise ValueError(f"{key}[0].pattern must be {{'Regex': ...}}, got {shown(pattern)}")
     return pattern_name(pattern["Regex"])
 
 
@@ -198,7 +199,7 @@ def _read_vocab_and_merges(directory: str) -> dict[str, Any]:
         if len(pair) != 2 or "" in pair:
             raise ValueError(
                 f"{merges_path} line {number}: expected two tokens separated by one space, got "
-                f"{_short(line)}"
+                f"{shown(line)}"
             )
         merges.append(pair)
     configs = _read_configs(directory)
@@ -283,7 +284,7 @@ def _read_configs(directory: str) -> dict[str, str | None]:
                 value = data[key]
                 name = value.get("content") if isinstance(value, dict) else value
                 if name is not None and not isinstance(name, str):
-                    raise ValueError(f"{path}: {key} must be a token string, got {_short(value)}")
+                    raise ValueError(f"{path}: {key} must be a token string, got {shown(value)}")
                 found[key] = name
     return found
 
@@ -308,7 +309,7 @@ def _roles(configs: dict[str, str | None], special_ids: Mapping[str, Any]) -> di
 def _get(data: dict[str, Any], key: str, kind: type, where: str | None = None) -> Any:
     value = data.get(key)
     if not isinstance(value, kind):
-        raise ValueError(f"{where or key} must be a JSON {kind.__name__}, got {_short(value)}")
+        raise ValueError(f"{where or key} must be a JSON {kind.__name__}, got {shown(value)}")
     return value
 
 
@@ -321,10 +322,6 @@ def _require(value: Any, allowed: tuple[Any, ...], key: str) -> None:
 def _type(component: Any) -> Any:
     return component.get("type") if isinstance(component, dict) else component
 
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 # ----------------------------------------------------------------------------------- writing
