@@ -89,6 +89,7 @@ EXCLUDE = [
     "tinytorch/text/tokenizer_base.py::read_file_bytes",
     "tinytorch/text/tokenizer_base.py::read_json_file",
     "tinytorch/text/char_tokenizer.py::CharTokenizer.save_pretrained",
+    "tinytorch/text/char_tokenizer.py::CharTokenizer.from_pretrained",
     "tinytorch/text/char_tokenizer.py::CharTokenizer._to_dict",
     "tinytorch/text/char_tokenizer.py::CharTokenizer._from_dict",
     "tinytorch/text/char_tokenizer.py::CharTokenizer.__repr__",

@@ -21,13 +21,12 @@ from tinytorch.core.module import Module
 from tinytorch.core.scaled_dot_product import (
     additive_mask,
     as_mask_array,
-    as_tensor,
     attend,
     check_mask_shape,
     scaled_dot_product_attention,
 )
 from tinytorch.core.shape_ops import concatenate
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 
 __all__ = ["AttentionPositions", "KVCache", "MultiHeadAttention", "scaled_dot_product_attention"]
 

@@ -22,7 +22,7 @@ from tinytorch.core.autograd import Function, unbroadcast
 from tinytorch.core.checks import is_finite_number
 from tinytorch.core.parallel import chunk_count, parallel_map, split_range
 from tinytorch.core.random import default_generator
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 
 # ------------------------------------------------------------------------------- SDPA
 # Smallest block of queries worth its own matmul (measured). 16 rather than 32: a 16-query block
@@ -256,10 +256,6 @@ def attend(
         weights_sink=sink,
     )
     return (out, Tensor._wrap(sink[0])) if return_weights else out
-
-
-def as_tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def as_mask_array(mask: Any, name: str, dtype: np.dtype) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 
 from tinytorch.core.autograd import Function
 from tinytorch.core.checks import is_int
-from tinytorch.core.tensor import Tensor, normalize_axis
+from tinytorch.core.tensor import Tensor, as_tensor, normalize_axis
 
 
 class ValuesIndices(NamedTuple):
@@ -43,14 +43,11 @@ class Gather(Function):
         return out
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
 
 def gather(x: Any, dim: int, index: Any) -> Tensor:
     """`torch.gather`: out[i][j] = x[i][index[i][j]] for dim=1; index is an integer tensor."""
-    x = _tensor(x)
-    index = _tensor(index)
+    x = as_tensor(x)
+    index = as_tensor(index)
     if index.dtype.kind not in "iu":
         raise TypeError(f"gather index must be an integer tensor, got dtype {index.dtype}")
     if index.ndim != x.ndim:
@@ -119,7 +116,7 @@ def topk(
     The result is always sorted (PyTorch allows any order for `sorted=False`); NaN counts as the
     largest value, as in PyTorch.
     """
-    x = _tensor(x)
+    x = as_tensor(x)
     length = x.shape[normalize_axis(dim, x.ndim)] if x.ndim else 1
     if not is_int(k) or not 0 <= k <= length:
         raise ValueError(f"topk: k must be an integer in [0, {length}] (the dim's size), got {k!r}")
@@ -152,7 +149,7 @@ class Triangle(Function):
 
 
 def _triangle(x: Any, diagonal: int, upper: bool) -> Tensor:
-    x = _tensor(x)
+    x = as_tensor(x)
     if x.ndim < 2:
         raise ValueError(f"tril/triu need a tensor with at least 2 dims, got shape {x.shape}")
     if not is_int(diagonal):

@@ -50,6 +50,11 @@ def _as_array(data: Any, dtype: Any = None) -> np.ndarray:
     )
 
 
+def as_tensor(x: Any) -> Tensor:
+    """`x` if it is a Tensor, else a new Tensor of it (what an op does with a plain operand)."""
+    return x if isinstance(x, Tensor) else Tensor(x)
+
+
 def normalize_axis(axis: int, ndim: int) -> int:
     """`axis` as a non-negative index into `ndim` axes; out of range is an error, not a wrap."""
     if not -ndim <= axis < ndim:

@@ -29,7 +29,7 @@ from tinytorch.core.layers import linear as _linear
 from tinytorch.core.losses import cross_entropy as _cross_entropy
 from tinytorch.core.losses import mse_loss as _mse_loss
 from tinytorch.core.padding import pad
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 from tinytorch.text.lookup import embedding  # PyTorch's signature already
 
 __all__ = [
@@ -52,9 +52,6 @@ __all__ = [
 ]
 
 
-def _tensor(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
-
 
 def _in_place(input: Tensor, result: Tensor, inplace: bool) -> Tensor:
     """The result, or (inplace=True) the input overwritten with it (PyTorch's in-place rules)."""
@@ -72,7 +69,7 @@ def _no_legacy_reduction(size_average: Any, reduce: Any) -> None:
 # --------------------------------------------------------------------------- layers
 def linear(input: Any, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x @ weight.T + bias, weight of shape (out_features, in_features)."""
-    return _linear(_tensor(input), weight, bias)
+    return _linear(as_tensor(input), weight, bias)
 
 
 def layer_norm(
@@ -83,7 +80,7 @@ def layer_norm(
     eps: float = 1e-5,
 ) -> Tensor:
     """Normalise over the trailing `normalized_shape` axes, then scale and shift (fused kernel)."""
-    x = _tensor(input)
+    x = as_tensor(input)
     shape = (normalized_shape,) if is_int(normalized_shape) else tuple(normalized_shape)
     if x.shape[x.ndim - len(shape) :] != shape or len(shape) > x.ndim:
         raise ValueError(
@@ -101,39 +98,39 @@ def layer_norm(
 
 def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
     """Zero elements with probability p and scale the rest by 1/(1-p) when `training`."""
-    x = _tensor(input)
+    x = as_tensor(input)
     return _in_place(x, _dropout(x, p, training), inplace)
 
 
 # ---------------------------------------------------------------------- activations
 def relu(input: Any, inplace: bool = False) -> Tensor:
-    x = _tensor(input)
+    x = as_tensor(input)
     return _in_place(x, ops.relu(x), inplace)
 
 
 def gelu(input: Any, approximate: str = "none") -> Tensor:
     """GELU, exact or with `approximate="tanh"` (GPT-2's)."""
-    return ops.gelu(_tensor(input), approximate)
+    return ops.gelu(as_tensor(input), approximate)
 
 
 def silu(input: Any, inplace: bool = False) -> Tensor:
     """x * sigmoid(x) (also called swish)."""
-    x = _tensor(input)
+    x = as_tensor(input)
     return _in_place(x, x * ops.sigmoid(x), inplace)
 
 
 def tanh(input: Any) -> Tensor:
-    return ops.tanh(_tensor(input))
+    return ops.tanh(as_tensor(input))
 
 
 def sigmoid(input: Any) -> Tensor:
-    return ops.sigmoid(_tensor(input))
+    return ops.sigmoid(as_tensor(input))
 
 
 def _softmax_input(input: Any, dim: int | None, dtype: Any, name: str) -> Tensor:
     if dim is None:
         raise TypeError(f"{name}() needs dim= (PyTorch's implicit choice of dim is deprecated)")
-    x = _tensor(input)
+    x = as_tensor(input)
     return x if dtype is None else x.to(dtype)
 
 
@@ -150,7 +147,7 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3, dtype:
 
 def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     """int64 one-hot rows for integer class ids; `num_classes=-1` means max id + 1."""
-    ids = _tensor(tensor)
+    ids = as_tensor(tensor)
     if ids.dtype.kind not in "iu":
         raise TypeError(f"one_hot needs integer class ids, got dtype {ids.dtype}")
     if ids.numel() and ids.data.min() < 0:
@@ -203,7 +200,7 @@ def cross_entropy(
     _no_legacy_reduction(size_average, reduce)
     if weight is not None:
         raise ValueError("cross_entropy: per-class weight= is not supported (allowed: None)")
-    logits = _tensor(input)
+    logits = as_tensor(input)
     if logits.ndim > 2:
         target_shape = np.shape(target.data if isinstance(target, Tensor) else target)
         expected = logits.shape[:1] + logits.shape[2:]

@@ -12,13 +12,10 @@ from typing import Any
 
 from tinytorch.core import functional as ops
 from tinytorch.core.selection import ValuesIndices
-from tinytorch.core.tensor import Tensor
+from tinytorch.core.tensor import Tensor, as_tensor
 
 Dims = int | Sequence[int] | None
 
-
-def _t(x: Any) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def is_tensor(obj: Any) -> bool:
@@ -26,7 +23,7 @@ def is_tensor(obj: Any) -> bool:
 
 
 def numel(input: Tensor) -> int:
-    return _t(input).numel()
+    return as_tensor(input).numel()
 
 
 # --------------------------------------------------------------------- joining and splitting
@@ -44,35 +41,35 @@ def stack(tensors: Sequence[Any], dim: int = 0) -> Tensor:
 
 
 def split(tensor: Tensor, split_size_or_sections: int | Sequence[int], dim: int = 0) -> list:
-    return _t(tensor).split(split_size_or_sections, dim=dim)
+    return as_tensor(tensor).split(split_size_or_sections, dim=dim)
 
 
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> list:
-    return _t(input).chunk(chunks, dim)
+    return as_tensor(input).chunk(chunks, dim)
 
 
 def reshape(input: Any, shape: Sequence[int]) -> Tensor:
-    return _t(input).reshape(shape)
+    return as_tensor(input).reshape(shape)
 
 
 def transpose(input: Any, dim0: int, dim1: int) -> Tensor:
-    return _t(input).transpose(dim0, dim1)
+    return as_tensor(input).transpose(dim0, dim1)
 
 
 def permute(input: Any, dims: Sequence[int]) -> Tensor:
-    return _t(input).permute(dims)
+    return as_tensor(input).permute(dims)
 
 
 def flatten(input: Any, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-    return _t(input).flatten(start_dim, end_dim)
+    return as_tensor(input).flatten(start_dim, end_dim)
 
 
 def squeeze(input: Any, dim: int | None = None) -> Tensor:
-    return _t(input).squeeze(dim)
+    return as_tensor(input).squeeze(dim)
 
 
 def unsqueeze(input: Any, dim: int) -> Tensor:
-    return _t(input).unsqueeze(dim)
+    return as_tensor(input).unsqueeze(dim)
 
 
 # ------------------------------------------------------------------- selection and masking
@@ -98,86 +95,86 @@ def where(condition: Any, input: Any, other: Any) -> Tensor:
 
 
 def masked_fill(input: Any, mask: Any, value: float) -> Tensor:
-    return _t(input).masked_fill(mask, value)
+    return as_tensor(input).masked_fill(mask, value)
 
 
 def argmax(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _t(input).argmax(dim, keepdim)
+    return as_tensor(input).argmax(dim, keepdim)
 
 
 def argmin(input: Any, dim: int | None = None, keepdim: bool = False) -> Tensor:
-    return _t(input).argmin(dim, keepdim)
+    return as_tensor(input).argmin(dim, keepdim)
 
 
 def max(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
     """The largest element, or with `dim` the pair (values, indices)."""
-    return _t(input).max(dim, keepdim)
+    return as_tensor(input).max(dim, keepdim)
 
 
 def min(input: Any, dim: int | None = None, keepdim: bool = False) -> Any:  # noqa: A001
-    return _t(input).min(dim, keepdim)
+    return as_tensor(input).min(dim, keepdim)
 
 
 def amax(input: Any, dim: Dims = (), keepdim: bool = False) -> Tensor:
-    return _t(input).amax(dim, keepdim)
+    return as_tensor(input).amax(dim, keepdim)
 
 
 def amin(input: Any, dim: Dims = (), keepdim: bool = False) -> Tensor:
-    return _t(input).amin(dim, keepdim)
+    return as_tensor(input).amin(dim, keepdim)
 
 
 # ------------------------------------------------------------------------------ reductions
 def sum(input: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:  # noqa: A001
-    return _t(input).sum(dim=dim, keepdim=keepdim)
+    return as_tensor(input).sum(dim=dim, keepdim=keepdim)
 
 
 def mean(input: Any, dim: Dims = None, keepdim: bool = False) -> Tensor:
-    return _t(input).mean(dim=dim, keepdim=keepdim)
+    return as_tensor(input).mean(dim=dim, keepdim=keepdim)
 
 
 def var(input: Any, dim: Dims = None, *, correction: int = 1, keepdim: bool = False) -> Tensor:
-    return _t(input).var(dim=dim, keepdim=keepdim, correction=correction)
+    return as_tensor(input).var(dim=dim, keepdim=keepdim, correction=correction)
 
 
 def softmax(input: Any, dim: int) -> Tensor:
-    return ops.softmax(_t(input), dim)
+    return ops.softmax(as_tensor(input), dim)
 
 
 def log_softmax(input: Any, dim: int) -> Tensor:
-    return ops.log_softmax(_t(input), dim)
+    return ops.log_softmax(as_tensor(input), dim)
 
 
 # ------------------------------------------------------------------------------- pointwise
 def exp(input: Any) -> Tensor:
-    return ops.exp(_t(input))
+    return ops.exp(as_tensor(input))
 
 
 def log(input: Any) -> Tensor:
-    return ops.log(_t(input))
+    return ops.log(as_tensor(input))
 
 
 def sqrt(input: Any) -> Tensor:
-    return ops.sqrt(_t(input))
+    return ops.sqrt(as_tensor(input))
 
 
 def rsqrt(input: Any) -> Tensor:
-    return _t(input).rsqrt()
+    return as_tensor(input).rsqrt()
 
 
 def tanh(input: Any) -> Tensor:
-    return ops.tanh(_t(input))
+    return ops.tanh(as_tensor(input))
 
 
 def sigmoid(input: Any) -> Tensor:
-    return ops.sigmoid(_t(input))
+    return ops.sigmoid(as_tensor(input))
 
 
 def relu(input: Any) -> Tensor:
-    return ops.relu(_t(input))
+    return ops.relu(as_tensor(input))
 
 
 def abs(input: Any) -> Tensor:  # noqa: A001
-    return ops.abs(_t(input))
+    return ops.abs(as_tensor(input))
 
 
 def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
@@ -185,7 +182,7 @@ def pow(input: Any, exponent: Any) -> Tensor:  # noqa: A001
 
 
 def clamp(input: Any, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-    return ops.clip(_t(input), min, max)
+    return ops.clip(as_tensor(input), min, max)
 
 
 clip = clamp
@@ -196,4 +193,4 @@ def matmul(input: Any, other: Any) -> Tensor:
 
 
 def clone(input: Any) -> Tensor:
-    return ops.clone(_t(input))
+    return ops.clone(as_tensor(input))
