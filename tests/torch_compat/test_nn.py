@@ -12,6 +12,7 @@ import torch
 
 import tinytorch
 from tinytorch.core.grad_clipping import clip_grad_norm_
+from tinytorch.core.sparse import RowSparseGrad
 
 
 def model(L):
@@ -82,6 +83,15 @@ def test_zero_grad_sets_to_none_or_zeros():
             assert head.grad is None
         else:
             np.testing.assert_array_equal(head.grad, expected)
+
+
+def test_zero_grad_keeps_a_sparse_gradient_sparse():
+    """A sparse embedding's zeroed gradient has no rows, as the optimizer's zero_grad (and
+    PyTorch's sparse grad) keeps it, never a dense table of zeros."""
+    table = tinytorch.nn.Embedding(1000, 4, sparse=True)
+    table(tinytorch.tensor([1, 2])).sum().backward()
+    table.zero_grad(set_to_none=False)
+    assert isinstance(table.weight.grad, RowSparseGrad) and table.weight.grad.indices.size == 0
 
 
 NONLINEARITIES = ["linear", "conv2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"]

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from tinytorch.core.devices import to_arguments
+from tinytorch.core.sparse import zero_grads
 from tinytorch.core.tensor import Tensor
 
 
@@ -169,9 +170,9 @@ class Module:
         return self.train(False)
 
     def zero_grad(self, set_to_none: bool = True) -> None:
-        """Drop every gradient, or (set_to_none=False) set existing ones to zero."""
-        for param in self.parameters():
-            param.grad = None if set_to_none or param.grad is None else np.zeros_like(param.data)
+        """Drop every gradient, or (set_to_none=False) set existing ones to zero (a row-sparse
+        gradient stays row-sparse, as the optimizer's zero_grad keeps it)."""
+        zero_grads(self.parameters(), set_to_none)
 
     def to(self, *args: Any, **kwargs: Any) -> Module:
         """Cast every floating parameter and buffer in place (e.g. float64 for gradient checks).

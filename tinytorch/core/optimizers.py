@@ -26,7 +26,7 @@ import numpy as np
 from tinytorch.core.checks import is_number
 from tinytorch.core.grad_clipping import clip_grad_norm_
 from tinytorch.core.schedules import LambdaLR, LRSchedule, WarmupCosineSchedule
-from tinytorch.core.sparse import RowSparseGrad
+from tinytorch.core.sparse import RowSparseGrad, zero_grads
 from tinytorch.core.tensor import Tensor
 
 __all__ = [
@@ -107,15 +107,7 @@ class Optimizer(ABC):
 
     def zero_grad(self, set_to_none: bool = True) -> None:
         """Drop every gradient, or (set_to_none=False) replace it by zeros of the same kind."""
-        for group in self.param_groups:
-            for p in group["params"]:
-                if set_to_none or p.grad is None:
-                    p.grad = None
-                elif isinstance(p.grad, RowSparseGrad):
-                    values = np.zeros((0, *p.shape[1:]), dtype=p.grad.dtype)
-                    p.grad = RowSparseGrad(np.zeros(0, dtype=np.int64), values, p.shape)
-                else:
-                    p.grad = np.zeros_like(p.data)
+        zero_grads((p for group in self.param_groups for p in group["params"]), set_to_none)
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """Update every parameter that has a gradient; return `closure()` if one is given."""

@@ -12,6 +12,7 @@ optimizer step, clipping, `to_dense`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -143,3 +144,16 @@ class RowSparseGrad:
 
     def __repr__(self) -> str:
         return f"RowSparseGrad(rows={self.indices.size}, shape={self.shape}, dtype={self.dtype})"
+
+
+def zero_grads(params: Iterable[Any], set_to_none: bool) -> None:
+    """Drop each parameter's gradient, or (set_to_none=False) replace it by zeros of the same
+    kind: a row-sparse gradient becomes one with no rows, never a dense table of zeros."""
+    for p in params:
+        if set_to_none or p.grad is None:
+            p.grad = None
+        elif isinstance(p.grad, RowSparseGrad):
+            values = np.zeros((0, *p.shape[1:]), dtype=p.grad.dtype)
+            p.grad = RowSparseGrad(np.zeros(0, dtype=np.int64), values, p.shape)
+        else:
+            p.grad = np.zeros_like(p.data)
