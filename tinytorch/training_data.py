@@ -54,16 +54,18 @@ def split_text(config: TrainConfig, text: str | None = None) -> tuple[str, str, 
     """(training text, validation text, the corpus's entropy floor or None) of a run: the
     built-in corpus regenerated from its seed, or the user's text checked against its hash.
 
-    `text` is the content of `config.text` if the caller has read it already: a pipe or a
-    process substitution (`--text /dev/stdin`, `<(cmd)`) can be read only once.
+    `text` is the content of `config.text` if the caller has read it already (and checked it
+    against `config.text_sha256`, as `train.run` does): a pipe or a process substitution
+    (`--text /dev/stdin`, `<(cmd)`) can be read only once.
     """
     if config.text is None:
         corpus = generate_corpus(config.corpus_chars, seed=0)
         train_text, val_text = corpus.split(VAL_FRACTION)
         return train_text, val_text, corpus.entropy_bits_per_char
-    text = read_training_text(config.text) if text is None else text
-    if text_sha256(text) != config.text_sha256:
-        raise TrainingError(f"{config.text} changed since this run started; cannot resume")
+    if text is None:
+        text = read_training_text(config.text)
+        if text_sha256(text) != config.text_sha256:
+            raise TrainingError(f"{config.text} changed since this run started; cannot resume")
     cut = int(len(text) * (1.0 - VAL_FRACTION))
     return text[:cut], text[cut:], None
 
