@@ -410,14 +410,11 @@ class RunDirectory:
         lines = "".join(json.dumps(r) + "\n" for r in records)
         atomic_write_bytes(self.file(METRICS_FILE), lines.encode("utf-8"))
 
-    def read_metrics(self, up_to_step: int | None = None) -> list[dict[str, Any]]:
-        """The logged records (those up to a checkpoint's step, for a resume: later ones belong
-        to steps that will be trained again), as many as the checkpoint recorded."""
+    def read_metrics(self, up_to_step: int) -> list[dict[str, Any]]:
+        """The logged records up to a checkpoint's step (for a resume: later ones belong to
+        steps that will be trained again), as many as the checkpoint recorded."""
         path = self.file(METRICS_FILE)
-        records = read_metrics(path)
-        if up_to_step is None:
-            return records
-        kept = [r for r in records if r["step"] <= up_to_step]
+        kept = [r for r in read_metrics(path) if r["step"] <= up_to_step]
         if self._metrics_records not in (None, len(kept)):
             raise CheckpointError(
                 f"{path}: holds {len(kept)} records up to step {up_to_step}, but "
