@@ -20,6 +20,7 @@ from tinytorch.inspection.tokens import (
     most_frequent_ids,
     tokenization_stats,
     tokenize,
+    unknown_characters,
     vocabulary_labels,
 )
 from tinytorch.models.gpt_config import GPTConfig
@@ -192,7 +193,7 @@ def check_prompt(model: GPT, tokenizer: Tokenizer, prompt: str) -> TokenizedText
     tokens = tokenize(tokenizer, prompt)  # a TypeError for anything but a str
     unk = tokenizer.unk_id
     if unk is not None and (tokens.ids == unk).any():
-        unknown = sorted({ch for ch in prompt if tokenizer.encode(ch) == [unk]})
+        unknown = unknown_characters(tokenizer, prompt)
         raise ValueError(
             f"prompt {prompt!r} contains characters this model never saw: {''.join(unknown)!r} "
             f"(its vocabulary has {tokenizer.vocab_size} tokens); use characters of its "

@@ -78,6 +78,12 @@ def most_frequent_ids(counts: np.ndarray, n: int, exclude: set[int] | None = Non
     return np.array([i for i in order.tolist() if counts[i] > 0 and i not in skip][:n], np.int64)
 
 
+def unknown_characters(tokenizer: Tokenizer, text: str) -> list[str]:
+    """The distinct characters of `text` that become `<unk>` (each encoded on its own), sorted."""
+    unk = tokenizer.unk_id
+    return [] if unk is None else sorted(ch for ch in set(text) if tokenizer.encode(ch) == [unk])
+
+
 def tokenization_stats(tokenizer: Tokenizer, text: str, top: int = 10) -> TokenizationStats:
     check_text(text)
     if not text:
@@ -86,10 +92,7 @@ def tokenization_stats(tokenizer: Tokenizer, text: str, top: int = 10) -> Tokeni
     num_tokens = int(counts.sum())
     unk = tokenizer.unk_id
     unknown = int(counts[unk]) if unk is not None else 0
-    # Each distinct character on its own: the ones that become <unk> are the unknown ones.
-    unknown_chars = (
-        sorted(ch for ch in set(text) if tokenizer.encode(ch) == [unk]) if unknown else []
-    )
+    unknown_chars = unknown_characters(tokenizer, text) if unknown else []
     distinct = int(np.count_nonzero(counts))
     return TokenizationStats(
         num_chars=len(text),
