@@ -27,7 +27,7 @@ from tinytorch.models.gpt_config import GPTConfig
 from tinytorch.models.transformer import GPT
 from tinytorch.text.embeddings import embedding_memory_bytes
 from tinytorch.text.lookup import as_token_ids
-from tinytorch.text.similarity import _table, nearest_neighbors
+from tinytorch.text.similarity import _table, nearest_neighbors_of_each
 from tinytorch.text.tokenizer_base import Tokenizer
 
 
@@ -80,7 +80,7 @@ class Neighbours:
 def neighbour_table(weight: Any, query_ids: Any, k: int = 5) -> Neighbours:
     """`nearest_neighbors` of several tokens of a (V, D) table, as one table."""
     queries = np.asarray(query_ids, dtype=np.int64).reshape(-1)
-    found = [nearest_neighbors(weight, int(i), k) for i in queries.tolist()]
+    found = nearest_neighbors_of_each(weight, queries.tolist(), k)
     return Neighbours(
         query_ids=queries,
         ids=np.array([ids for ids, _ in found], dtype=np.int64).reshape(len(queries), k),

@@ -24,6 +24,7 @@ from tinytorch.core.checks import check_positive
 from tinytorch.core.tensor import Tensor
 from tinytorch.models.transformer import GPT
 from tinytorch.text.positions import create_sinusoidal_embeddings, position_scheme
+from tinytorch.text.similarity import unit_rows
 
 
 @dataclass(frozen=True)
@@ -49,9 +50,7 @@ class PositionSimilarity:
 
 def cosine_similarity_matrix(rows: np.ndarray) -> np.ndarray:
     """(N, N) float32 cosines between the rows of an (N, D) array; a zero row gives 0, not NaN."""
-    rows = np.asarray(rows, dtype=np.float64)
-    norms = np.linalg.norm(rows, axis=1)
-    unit = rows / np.where(norms > 0, norms, 1.0)[:, None]
+    unit = unit_rows(rows)
     return np.clip(unit @ unit.T, -1.0, 1.0).astype(np.float32)
 
 
