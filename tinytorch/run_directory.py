@@ -49,7 +49,7 @@ from tinytorch.core.schedules import LRSchedule
 from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
 from tinytorch.memory_budget import check_model_fits
 from tinytorch.metrics_file import read_metrics
-from tinytorch.models.gpt_config import GPTConfig
+from tinytorch.models.gpt_config import SMALL_MODEL_BYTES, GPTConfig
 from tinytorch.models.transformer import GPT
 from tinytorch.run_lock import LOCK_FILE, RunLock
 from tinytorch.settings import SettingError
@@ -85,7 +85,6 @@ RUN_FILES = (
 _ORPHANED_TEMP = re.compile(
     r"^\.(" + "|".join(re.escape(name) for name in RUN_FILES) + r")\.[0-9a-f]{12}\.tmp$"
 )
-SMALL_MODEL_BYTES = 64 * 2**20  # config sizes below this are not checked before building
 MIN_BYTES_PER_WEIGHT = 2  # float16 and bfloat16 weights load too (as float32)
 JSON_LIMIT = 64 * 2**20  # config, trainer state, tokenizer: a few kB to a few MB in practice
 

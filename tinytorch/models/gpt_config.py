@@ -13,6 +13,10 @@ from tinytorch.settings import SettingError, Settings, setting
 from tinytorch.text.positions import POSITION_ENCODINGS, position_scheme
 
 ACTIVATIONS = ("gelu_tanh", "gelu", "relu")
+# Below this many bytes of float32 parameters a saved model (a run's or a Hugging Face one) is
+# built before its config's sizes are compared with its weight file: building is cheap, and the
+# per-tensor checks then name what differs, which says more than a byte count.
+SMALL_MODEL_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)

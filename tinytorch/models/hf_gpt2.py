@@ -30,7 +30,7 @@ from tinytorch.core.checks import is_int
 from tinytorch.core.module import Module
 from tinytorch.core.random import uninitialized
 from tinytorch.files import read_json
-from tinytorch.models.gpt_config import GPTConfig
+from tinytorch.models.gpt_config import SMALL_MODEL_BYTES, GPTConfig
 from tinytorch.models.hf_weight_files import JSON_LIMIT, PretrainedError, WeightFiles
 from tinytorch.settings import SettingError
 
@@ -61,9 +61,6 @@ FIXED_OPTIONS = ("scale_attn_weights", "scale_attn_by_inverse_layer_idx",
 # Position schemes GPT-2 can hold: its wpe table is learned; a sinusoidal table is exported as
 # wpe's initial value (equal logits; PyTorch then trains it).
 EXPORTABLE_POSITIONS = ("learned", "sinusoidal")
-# Below this many bytes of parameters a model is built before its config is compared with the
-# weight files' total size (cheap, and the per-tensor checks then name what differs).
-SMALL_MODEL_BYTES = 64 * 2**20
 
 
 class ExportError(ValueError):
