@@ -132,6 +132,11 @@ def test_max_and_topk_return_named_pairs():
     assert x.max().item() == 3.0 and x.max().shape == ()
     with pytest.raises(TypeError, match="use amax for several"):
         x.max(dim=(0, 1))
+    # min mirrors max: the same pair, NumPy's spellings too, and the same refusal
+    assert x.min(axis=1).indices.tolist() == [0]
+    assert x.min(dim=1, keepdims=True).values.shape == (1, 1)
+    with pytest.raises(TypeError, match=r"min\(dim\) takes one dim, got \(0, 1\); use amin for"):
+        x.min(dim=(0, 1))
     with pytest.raises(ValueError, match="topk: k must be an integer in \\[0, 3\\]"):
         x.topk(4)
 

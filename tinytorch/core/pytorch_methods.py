@@ -10,7 +10,7 @@ forward to them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -140,16 +140,6 @@ class PyTorchMethods:
 
     def gather(self, dim: int, index: Any) -> Any:
         return core.functional.gather(self, dim, index)
-
-    def amin(self, dim: int | Sequence[int] = (), keepdim: bool = False) -> Any:
-        """Minimum over `dim` (all axes for `()`), the gradient shared among ties."""
-        return -((-self).amax(dim, keepdim))
-
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Any:
-        """The smallest element; with `dim`, (values, indices) along it (see `max`)."""
-        if dim is None:
-            return self.amin()
-        return core.functional.min_with_indices(self, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Any:
         return core.functional.argmin(self, dim, keepdim)

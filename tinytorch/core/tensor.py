@@ -91,6 +91,14 @@ def _pick_axis(axis: Axis, dim: Axis) -> Axis:
     return axis
 
 
+def _one_dim(name: str, axis: Axis, dim: Axis) -> int | None:
+    """The one dim of PyTorch's max(dim) / min(dim), which return (values, indices)."""
+    dim = _pick_axis(axis, dim)
+    if dim is not None and not isinstance(dim, (int, np.integer)):
+        raise TypeError(f"{name}(dim) takes one dim, got {dim!r}; use a{name} for several")
+    return dim
+
+
 class Tensor(PyTorchMethods):
     """An n-dimensional array that can record the operations applied to it for backprop.
 
@@ -326,16 +334,23 @@ class Tensor(PyTorchMethods):
         """Maximum over `dim` (all axes for `()`), the gradient shared among ties."""
         return F.max(self, None if dim == () else dim, keepdim)
 
+    def amin(self, dim: Axis = (), keepdim: bool = False) -> Tensor:
+        """Minimum over `dim` (all axes for `()`), the gradient shared among ties."""
+        return -((-self).amax(dim, keepdim))
+
     def max(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
             keepdims: bool | None = None) -> Any:
         """PyTorch's max: the largest element (0-d), or with `dim` the pair (values, indices)."""
-        dim = _pick_axis(axis, dim)
+        dim = _one_dim("max", axis, dim)
         keepdim = keepdim if keepdims is None else keepdims
-        if dim is None:
-            return F.max(self)
-        if not isinstance(dim, (int, np.integer)):
-            raise TypeError(f"max(dim) takes one dim, got {dim!r}; use amax for several")
-        return F.max_with_indices(self, dim, keepdim)
+        return F.max(self) if dim is None else F.max_with_indices(self, dim, keepdim)
+
+    def min(self, dim: int | None = None, keepdim: bool = False, *, axis: int | None = None,
+            keepdims: bool | None = None) -> Any:
+        """The smallest element; with `dim`, (values, indices) along it (see `max`)."""
+        dim = _one_dim("min", axis, dim)
+        keepdim = keepdim if keepdims is None else keepdims
+        return self.amin() if dim is None else F.min_with_indices(self, dim, keepdim)
 
     def var(self, axis: Axis = None, keepdims: bool = False, *, correction: int = 1,
             dim: Axis = None, keepdim: bool | None = None) -> Tensor:
