@@ -26,8 +26,6 @@ import functools
 import json
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -36,7 +34,7 @@ import numpy as np
 import torch
 
 from benchmarks.bench_memory import _measure
-from benchmarks.timing import compare
+from benchmarks.timing import compare, in_fresh_process
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -54,19 +52,28 @@ class Pair:
 
 
 @functools.lru_cache(maxsize=1)
-def gpt2_small_pair() -> Pair:
-    """GPT-2 small with random weights, saved once and loaded by both libraries (the directory
-    lives until the process exits)."""
+def gpt2_small_directory() -> str:
+    """GPT-2 small with random weights, saved once by transformers (the directory lives until
+    the process exits)."""
     from transformers import GPT2Config, GPT2LMHeadModel
     from transformers.utils import logging
-
-    from tinytorch.models.transformer import GPT
 
     logging.disable_progress_bar()
     directory = tempfile.mkdtemp(prefix="tinytorch-gpt2-small-")
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
     torch.manual_seed(0)
     GPT2LMHeadModel(GPT2Config(bos_token_id=None, eos_token_id=None)).save_pretrained(directory)
+    return directory
+
+
+@functools.lru_cache(maxsize=1)
+def gpt2_small_pair() -> Pair:
+    """That directory loaded by both libraries."""
+    from transformers import GPT2LMHeadModel
+
+    from tinytorch.models.transformer import GPT
+
+    directory = gpt2_small_directory()
     theirs = GPT2LMHeadModel.from_pretrained(directory).eval()
     return Pair(directory, GPT.from_pretrained(directory), theirs)
 
@@ -119,14 +126,11 @@ def run_prefill(reps: int) -> list[dict]:
 
 def run_load() -> list[dict]:
     """from_pretrained of the same directory, each library in a fresh process."""
-    directory = gpt2_small_pair().directory
-    measured = {}
-    for library in ("tinytorch", "transformers"):
-        command = [sys.executable, "-m", "benchmarks.bench_hf_generation", "--load", directory,
-                   "--library", library]
-        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-        measured[library] = json.loads(output.splitlines()[-1])
-    ours, theirs = measured["tinytorch"], measured["transformers"]
+    directory = gpt2_small_directory()  # the children load it: no model in this process
+    ours, theirs = (
+        in_fresh_process("benchmarks.bench_hf_generation", "--load", directory, "--library", lib)
+        for lib in ("tinytorch", "transformers")
+    )
     return [
         {"case": "GPT-2 124M from_pretrained, seconds", "tinytorch_ms": 1000.0 * ours["seconds"],
          "torch_ms": 1000.0 * theirs["seconds"], "ratio": ours["seconds"] / theirs["seconds"]},

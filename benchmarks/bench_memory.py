@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import subprocess
-import sys
 import tracemalloc
 
 import numpy as np
@@ -26,6 +24,7 @@ import torch
 import tinytorch
 from benchmarks.bench_gpt_step import BIG, SMALL, GPTSize
 from benchmarks.environment import set_threads
+from benchmarks.timing import in_fresh_process
 from benchmarks.torch_reference import TorchGPT
 from tinytorch.core.optimizers import AdamW
 from tinytorch.models.transformer import GPT
@@ -96,19 +95,8 @@ def measure_in_this_process(framework: str, size: GPTSize) -> dict[str, float]:
 
 
 def _in_subprocess(framework: str, size_name: str, threads: int) -> dict[str, float]:
-    command = [
-        sys.executable,
-        "-m",
-        "benchmarks.bench_memory",
-        "--framework",
-        framework,
-        "--size",
-        size_name,
-        "--threads",
-        str(threads),
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return in_fresh_process("benchmarks.bench_memory", "--framework", framework, "--size",
+                            size_name, "--threads", str(threads))
 
 
 def run(threads: int, sizes: tuple[str, ...] = ("small", "big")) -> list[dict]:

@@ -10,7 +10,10 @@ affected by other processes.
 
 from __future__ import annotations
 
+import json
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -88,3 +91,11 @@ def _split(reps: int, rounds: int) -> list[range]:
     rounds = max(1, min(rounds, reps))
     bounds = [reps * i // rounds for i in range(rounds + 1)]
     return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def in_fresh_process(module: str, *args: str) -> dict:
+    """Run `python -m module args` (a measurement that must start from a clean process, such as
+    peak memory) and return the JSON object it prints on its last line."""
+    command = [sys.executable, "-m", module, *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
