@@ -11,8 +11,7 @@ of writing the model the PyTorch way instead of with tinytorch's modules.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+import functools
 
 import numpy as np
 import torch
@@ -25,18 +24,6 @@ from tinytorch.models.transformer import GPT
 from tinytorch.torch_api.as_torch import import_as_torch
 
 LR, BETAS, WEIGHT_DECAY = 1e-3, (0.9, 0.95), 0.1
-
-
-def _step(model: Any, optimizer: Any, x: Any, y: Any) -> Callable[[], None]:
-    """One training step in the style of the PyTorch file (zero_grad after the forward)."""
-
-    def step() -> None:
-        _, loss = model(x, y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    return step
 
 
 def run(size: GPTSize, reps: int, warmup: int) -> list[dict]:
@@ -65,13 +52,15 @@ def run(size: GPTSize, reps: int, warmup: int) -> list[dict]:
     shape = (size.batch_size, size.block_size)
     ids, targets = rng.integers(0, size.vocab_size, shape), rng.integers(0, size.vocab_size, shape)
 
-    style = _step(
+    style = functools.partial(
+        on_tinytorch.train_step,
         ours,
         ours.optimizer(WEIGHT_DECAY, LR, BETAS, "cpu"),
         tinytorch.tensor(ids),
         tinytorch.tensor(targets),
     )
-    pytorch = _step(
+    pytorch = functools.partial(
+        on_torch.train_step,
         theirs,
         theirs.optimizer(WEIGHT_DECAY, LR, BETAS, "cpu"),
         torch.from_numpy(ids),
@@ -80,7 +69,8 @@ def run(size: GPTSize, reps: int, warmup: int) -> list[dict]:
     native_optimizer = tinytorch.optim.AdamW(
         native.parameters(), lr=LR, betas=BETAS, weight_decay=WEIGHT_DECAY
     )
-    own_api = _step(native, native_optimizer, ids, targets)
+    # The file's own step, as written for PyTorch, drives the native GPT too.
+    own_api = functools.partial(on_torch.train_step, native, native_optimizer, ids, targets)
     versus_torch = compare(style, pytorch, reps, warmup)
     versus_native = compare(style, own_api, reps, warmup)
     return [
