@@ -45,6 +45,7 @@ from tinytorch.checkpoint_error import CheckpointError
 from tinytorch.checkpoint_tensors import Expected, read_checked_tensors
 from tinytorch.core.module import Module
 from tinytorch.core.optimizers import Optimizer
+from tinytorch.core.random import uninitialized
 from tinytorch.core.schedules import LRSchedule
 from tinytorch.files import atomic_write_bytes, file_sha256, read_bytes, read_json
 from tinytorch.memory_budget import check_model_fits
@@ -263,12 +264,14 @@ class RunDirectory:
 
     # ------------------------------------------------------------------------- model
     def build_model(self, config: RunConfig) -> GPT:
-        """A freshly initialised GPT of the configured shape, refused before allocating if the
-        config declares a model that the weight file cannot hold."""
+        """A GPT of the configured shape for `read_weights` to fill (built without drawing the
+        weights it overwrites, as the other loaders do), refused before allocating if the config
+        declares a model that the weight file cannot hold."""
         self._check_declared_size(config.model)
         check_model_fits(config.model, self.file(CONFIG_FILE))
         try:
-            return GPT(config.model)
+            with uninitialized():
+                return GPT(config.model)
         except MemoryError:
             raise CheckpointError(
                 f"{self.file(CONFIG_FILE)}: the configured model does not fit in memory"
