@@ -12,7 +12,7 @@ import pytest
 import safetensors.numpy
 
 from tinytorch import run_directory as rd
-from tinytorch.core.random import manual_seed
+from tinytorch.core.random import default_generator, manual_seed
 from tinytorch.files import atomic_write_bytes
 from tinytorch.models.transformer import GPT
 from tinytorch.run_directory import CheckpointError, RunConfig, RunDirectory, load_run
@@ -279,3 +279,15 @@ def test_missing_directory_and_missing_files_are_reported(run_dir: Path, tmp_pat
     (run_dir / rd.OPTIMIZER_FILE).unlink()
     with pytest.raises(CheckpointError, match=r"optimizer\.safetensors: missing"):
         _restored(run_dir)
+
+
+def test_loading_a_run_draws_no_random_numbers(tmp_path: Path, train_test_run) -> None:
+    """The model is built without drawing the weights the file then replaces: loading a run
+    neither costs those draws nor moves the seeded stream that follows."""
+    train_test_run(tmp_path / "run", "--steps", "2")
+    manual_seed(7)
+    expected = default_generator().random(5)
+    manual_seed(7)
+    model, _, _ = load_run(tmp_path / "run")
+    assert np.array_equal(default_generator().random(5), expected)
+    assert any(np.abs(p.data).sum() > 0 for p in model.parameters())  # the file's weights
